@@ -1,0 +1,36 @@
+# PeerPost: `make run` starts everything locally; `make test` runs the whole suite.
+# Both create the virtualenv and install what is missing (PyPI and Debian packages only).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# Lambda supports Python 3.13 for years to come; chalice picks the runtime from this interpreter.
+PYTHON_313 := $(shell command -v python3.13 2>/dev/null || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+
+.PHONY: run test test-fast browser-deps bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@if [ -z "$(PYTHON_313)" ]; then echo "Python 3.13 is needed (python3.13 on PATH, or pyenv install 3.13)"; exit 1; fi
+	@test -x $(PY) || $(PYTHON_313) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install --quiet -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import chalice, moto, mjml, playwright" && touch $(STAMP)
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+run: $(STAMP)
+	$(PY) -m localdev
+
+test: $(STAMP) browser-deps
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) dist vendor .pytest_cache .hypothesis

@@ -1,0 +1,31 @@
+"""PeerPost's table of contents: HTTP blueprints, scheduled handlers, queue and SNS handlers."""
+from chalice import Chalice
+
+from chalicelib import web
+from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
+
+app = Chalice(app_name="peerpost")
+app.experimental_feature_flags.update(["BLUEPRINTS"])
+
+app.register_blueprint(public.bp)
+app.register_blueprint(subscription_routes.bp)
+app.register_blueprint(coordinator.bp)
+
+
+@app.middleware("http")
+def security_headers(event, get_response):
+    return web.add_security_headers(get_response(event))
+
+
+@app.on_sns_message(topic="peerpost-ses-events")
+def ses_events(event):
+    from chalicelib import ses_events as handler
+
+    handler.handle(event.message)
+
+
+@app.schedule("rate(1 hour)")
+def purge_expired_signups(event):
+    from chalicelib import subscriptions
+
+    subscriptions.purge_expired_pending()

@@ -1,0 +1,1 @@
+"""PeerPost: newsletter, story and event-registration service for peer-support networks."""

@@ -1,0 +1,74 @@
+"""Domain errors. They become HTTP statuses in one place: chalicelib.web.error_response."""
+from __future__ import annotations
+
+
+class PeerPostError(Exception):
+    status = 400
+    title = "Something went wrong"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+
+
+class ValidationError(PeerPostError):
+    """Bad input: carries a message per field so a form can be re-shown beside what was typed."""
+
+    status = 400
+    title = "Please check the form"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class InvalidToken(PeerPostError):
+    status = 400
+    title = "This link is not valid"
+
+
+class ExpiredToken(InvalidToken):
+    status = 410
+    title = "This link has expired"
+
+
+class NotFound(PeerPostError):
+    status = 404
+    title = "Not found"
+
+
+class Unauthorised(PeerPostError):
+    status = 401
+    title = "Please sign in"
+
+
+class Forbidden(PeerPostError):
+    status = 403
+    title = "Not allowed"
+
+
+class Conflict(PeerPostError):
+    status = 409
+    title = "That cannot be done now"
+
+
+class RateLimited(PeerPostError):
+    status = 429
+    title = "Too many requests"
+
+
+class PayloadTooLarge(PeerPostError):
+    status = 413
+    title = "That is too large"
+
+
+class UnsupportedMediaType(PeerPostError):
+    status = 415
+    title = "Unsupported content type"
+
+
+class SendThrottled(PeerPostError):
+    """SES kept throttling after every retry; the message should be retried later."""
+
+    status = 503
+    title = "Sending is throttled"

@@ -1,0 +1,104 @@
+"""DynamoDB key layout: the only module that builds PK/SK/GSI key strings.
+
+One table (infra/resources.yaml, PeerPostTable) with two generic GSIs. Every item kind
+has its key functions here, so a newcomer can read the whole layout in one place.
+"""
+from __future__ import annotations
+
+PROFILE = "PROFILE"
+META = "META"
+
+# Subscribers: id is a keyed hash of the normalised address (secrets.keyed_hash).
+def subscriber(sid: str) -> dict:
+    return {"PK": f"SUB#{sid}", "SK": PROFILE}
+
+
+def subscribers_by_status(status: str) -> str:
+    return f"SUBSCRIBERS#{status}"
+
+
+def subscriber_index(status: str, created_at: str, sid: str) -> dict:
+    return {"GSI1PK": subscribers_by_status(status), "GSI1SK": f"{created_at}#{sid}"}
+
+
+# Suppression: what remains of an address after erasure, a hard bounce or a complaint.
+def suppression(email_id: str) -> dict:
+    return {"PK": f"SUPPRESS#{email_id}", "SK": "SUPPRESS"}
+
+
+# Fixed-window rate-limit counters (TTL'd).
+def rate_counter(scope: str, subject: str, window: int) -> dict:
+    return {"PK": f"RATE#{scope}#{subject}#{window}", "SK": "RATE"}
+
+
+# Coordinators and their sessions.
+def coordinator(email_id: str) -> dict:
+    return {"PK": f"COORD#{email_id}", "SK": PROFILE}
+
+
+def coordinator_index() -> dict:
+    return {"GSI1PK": "COORDINATORS", "GSI1SK": "COORDINATOR"}
+
+
+def session(session_id: str) -> dict:
+    return {"PK": f"SESSION#{session_id}", "SK": "SESSION"}
+
+
+# Stories: a META item, immutable versions, and an append-only consent ledger.
+def story(story_id: str) -> dict:
+    return {"PK": f"STORY#{story_id}", "SK": META}
+
+
+def story_partition(story_id: str) -> str:
+    return f"STORY#{story_id}"
+
+
+def story_version(story_id: str, number: int) -> dict:
+    return {"PK": f"STORY#{story_id}", "SK": f"VERSION#{number:05d}"}
+
+
+def story_consent_entry(story_id: str, at: str, seq: int) -> dict:
+    return {"PK": f"STORY#{story_id}", "SK": f"CONSENT#{at}#{seq:05d}"}
+
+
+def stories_by_status(status: str) -> str:
+    return f"STORIES#{status}"
+
+
+# Events, their registrations and waiting list.
+def event(event_id: str) -> dict:
+    return {"PK": f"EVENT#{event_id}", "SK": META}
+
+
+def event_partition(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+def registration(event_id: str, registration_id: str) -> dict:
+    return {"PK": f"EVENT#{event_id}", "SK": f"REG#{registration_id}"}
+
+
+def events_index() -> str:
+    return "EVENTS"
+
+
+# Newsletter issues and their per-recipient delivery records.
+def issue(issue_id: str) -> dict:
+    return {"PK": f"ISSUE#{issue_id}", "SK": META}
+
+
+def issue_partition(issue_id: str) -> str:
+    return f"ISSUE#{issue_id}"
+
+
+def delivery(issue_id: str, recipient_id: str) -> dict:
+    return {"PK": f"ISSUE#{issue_id}", "SK": f"DELIVERY#{recipient_id}"}
+
+
+def issues_index() -> str:
+    return "ISSUES"
+
+
+# One-off sends (purpose, recipient): e.g. a reminder, an offer; makes any send idempotent.
+def send_claim(purpose: str, recipient_id: str) -> dict:
+    return {"PK": f"SENT#{purpose}", "SK": f"TO#{recipient_id}"}

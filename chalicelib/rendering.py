@@ -1,0 +1,81 @@
+"""Templates: one Jinja environment for pages and email; MJML (mjml-python) turns email into HTML.
+
+Jinja and mjml are imported on first use, so the API handler's cold start stays small.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+# In the repository and in the Lambda package alike, templates/ sits beside chalicelib/.
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+@functools.cache
+def environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        # Everything is escaped except plain-text email parts, which are never read as HTML.
+        autoescape=lambda name: not (name or "").endswith(".txt.j2"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["london"] = _london
+    env.filters["london_date"] = _london_date
+    env.globals["settings"] = _settings
+    return env
+
+
+def _settings():
+    from chalicelib.settings import get_settings
+
+    return get_settings()
+
+
+def _london(value, fmt: str = "%A %-d %B %Y, %-I:%M%p") -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    text = moment.astimezone(ZoneInfo("Europe/London")).strftime(fmt)
+    return text.replace("AM", "am").replace("PM", "pm")
+
+
+def _london_date(value) -> str:
+    return _london(value, "%A %-d %B %Y")
+
+
+def render_page(name: str, **context) -> str:
+    return environment().get_template(f"pages/{name}").render(**context)
+
+
+def render_text(name: str, **context) -> str:
+    """Plain text from a template (no HTML escaping: the result is never shown as HTML)."""
+    template = environment().get_template(name)
+    return template.render(**context)
+
+
+def mjml_to_html(source: str) -> str:
+    from mjml import mjml2html
+
+    return mjml2html(source, disable_comments=True)
+
+
+def render_email(name: str, subject: str, **context) -> RenderedEmail:
+    """templates/email/<name>.mjml.j2 and .txt.j2, filled from the same context."""
+    env = environment()
+    context = {"subject": subject, **context}
+    mjml_source = env.get_template(f"email/{name}.mjml.j2").render(**context)
+    text = env.get_template(f"email/{name}.txt.j2").render(**context)
+    return RenderedEmail(subject=subject, html=mjml_to_html(mjml_source), text=text.strip() + "\n")

@@ -1,0 +1,76 @@
+"""Coordinator sign-in, overview and subscriber pages. Every route but sign-in requires a session."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from chalice import Blueprint, Response
+
+from chalicelib import auth, subscriptions, web
+from chalicelib.errors import ValidationError
+from chalicelib.rendering import render_page
+
+bp = Blueprint(__name__)
+
+
+def _safe_next(target: str) -> str:
+    parsed = urlparse(target or "")
+    if parsed.scheme or parsed.netloc or not (target or "").startswith("/coordinator"):
+        return "/coordinator"
+    return target
+
+
+@web.route(bp, "/coordinator/sign-in")
+def sign_in_form():
+    query = bp.current_request.query_params or {}
+    return web.html(render_page("coordinator/sign_in.html", values={}, errors={}, next=_safe_next(query.get("next", ""))))
+
+
+@web.route(bp, "/coordinator/sign-in", methods=["POST"])
+def sign_in():
+    request = bp.current_request
+    data = web.body(request)
+    try:
+        token = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
+    except ValidationError as error:
+        page = render_page("coordinator/sign_in.html", values={"email": data.get("email", "")},
+                           errors=error.errors, next=_safe_next(str(data.get("next", ""))))
+        return web.html(page, status=400)
+    return web.redirect(_safe_next(str(data.get("next", ""))), headers={"Set-Cookie": auth.session_cookie(token)})
+
+
+@web.route(bp, "/api/coordinator/sessions", methods=["POST"], content_types=["application/json"])
+def api_sign_in():
+    request = bp.current_request
+    data = web.body(request)
+    token = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
+    return web.json_response({"token": token, "token_type": "Bearer"}, status=201)
+
+
+@web.route(bp, "/coordinator/sign-out", methods=["POST"], coordinator=True)
+def sign_out(coordinator):
+    auth.sign_out(coordinator)
+    return web.redirect("/coordinator/sign-in", headers={"Set-Cookie": auth.clear_cookie()})
+
+
+@web.route(bp, "/coordinator", coordinator=True)
+def dashboard(coordinator):
+    return web.html(render_page("coordinator/dashboard.html", coordinator=coordinator,
+                                counts=subscriptions.counts_by_status()))
+
+
+@web.route(bp, "/coordinator/subscribers", coordinator=True)
+def subscribers(coordinator):
+    return web.html(render_page("coordinator/subscribers.html", coordinator=coordinator,
+                                counts=subscriptions.counts_by_status()))
+
+
+@web.route(bp, "/coordinator/subscribers.csv", coordinator=True)
+def subscribers_csv(coordinator):
+    return Response(body=subscriptions.export_csv(), status_code=200, headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="peerpost-subscribers.csv"'})
+
+
+@web.route(bp, "/api/coordinator/subscribers", coordinator=True)
+def api_subscriber_counts(coordinator):
+    return web.json_response({"counts": subscriptions.counts_by_status()})

@@ -1,0 +1,371 @@
+"""Subscribers: double opt-in, preferences, one-click unsubscribe, export, erasure, suppression."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Iterator
+
+from chalicelib import aws, clock, emails, keys, ratelimit, tokens
+from chalicelib.errors import ExpiredToken, NotFound, ValidationError
+from chalicelib.observability import count, logger
+from chalicelib.secrets import keyed_hash
+from chalicelib.settings import get_settings
+
+TOPICS = {
+    "newsletter": "The monthly #PeerTalk newsletter",
+    "events": "Event and training announcements",
+}
+STATUSES = ("pending", "confirmed", "unsubscribed")
+CONSENT_VERSION = "subscribe-2026-11"
+CONSENT_WORDING = {
+    CONSENT_VERSION: (
+        "I agree to PeerPost emailing me the topics I have chosen. I can change my choices or "
+        "unsubscribe at any time using the link in every email."
+    ),
+}
+PREFERENCES_LINK_DAYS = 90
+MAX_NAME = 80
+# Suppressed for these reasons, an address gets no mail at all, not even a confirmation.
+HARD_SUPPRESSION = {"bounce", "complaint"}
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    email: str
+    first_name: str
+    topics: tuple[str, ...]
+    consent: bool
+    consent_version: str
+    method: str  # "form" or "api"
+
+
+def email_id(email: str) -> str:
+    return keyed_hash("email", email.strip().lower())
+
+
+def normalise_email(raw: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    raw = (raw or "").strip()
+    if not raw:
+        raise ValidationError({"email": "Enter your email address."})
+    if len(raw) > 254 or "\n" in raw or "\r" in raw:
+        raise ValidationError({"email": "Enter a valid email address, like name@example.org."})
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError({"email": "Enter a valid email address, like name@example.org."}) from exc
+
+
+def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
+    errors: dict[str, str] = {}
+    email = ""
+    try:
+        email = normalise_email(str(data.get("email", "")))
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    first_name = " ".join(str(data.get("first_name", "")).split())
+    if len(first_name) > MAX_NAME:
+        errors["first_name"] = f"Use at most {MAX_NAME} characters."
+    topics = data.get("topics", [])
+    topics = tuple(dict.fromkeys([topics] if isinstance(topics, str) else list(topics or [])))
+    if not topics:
+        errors["topics"] = "Choose at least one thing to hear about."
+    elif any(t not in TOPICS for t in topics):
+        errors["topics"] = "Choose from the topics listed."
+    consent = str(data.get("consent", "")).lower() in {"yes", "true", "on", "1"} or data.get("consent") is True
+    if not consent:
+        errors["consent"] = "Tick the box to agree, so we can email you."
+    version = str(data.get("consent_version") or CONSENT_VERSION)
+    if version not in CONSENT_WORDING:
+        errors["consent"] = "The wording of this form has changed. Please read it again and tick the box."
+    if errors:
+        raise ValidationError(errors)
+    return SubscribeRequest(email, first_name, topics, consent, version, method)
+
+
+def links(sid: str) -> dict[str, str]:
+    base = get_settings().public_base_url
+    return {
+        "preferences_url": f"{base}/preferences/{tokens.sign('preferences', sid)}",
+        "unsubscribe_url": f"{base}/unsubscribe/{tokens.sign('unsubscribe', sid)}",
+    }
+
+
+def _get(sid: str) -> dict | None:
+    return aws.table().get_item(Key=keys.subscriber(sid)).get("Item")
+
+
+def _suppression(sid: str) -> dict | None:
+    return aws.table().get_item(Key=keys.suppression(sid)).get("Item")
+
+
+def subscribe(request: SubscribeRequest, client: str) -> None:
+    """Start (or restart) double opt-in. Whatever the address's state, the caller sees the same."""
+    settings = get_settings()
+    ratelimit.enforce("subscribe-client", client, settings.rate_limit_per_client_per_hour)
+    if not ratelimit.allow("subscribe-address", request.email, settings.rate_limit_per_address_per_hour):
+        return  # list-bombing one address: silently send nothing more
+    sid = email_id(request.email)
+    suppressed = _suppression(sid)
+    if suppressed and suppressed.get("reason") in HARD_SUPPRESSION:
+        return
+    existing = _get(sid)
+    count("SignUps")
+    if existing and existing["status"] == "confirmed":
+        emails.send(request.email, "already_subscribed", "You are already subscribed",
+                    purpose="already-subscribed", first_name=existing.get("first_name", ""), **links(sid))
+        return
+    now = clock.now()
+    consent = {
+        "wording_version": request.consent_version,
+        "method": request.method,
+        "given_at": clock.iso(now),
+        "confirmed_at": None,
+        "withdrawn_at": None,
+    }
+    history = (existing or {}).get("consent_history", [])
+    aws.table().put_item(
+        Item={
+            **keys.subscriber(sid),
+            **keys.subscriber_index("pending", clock.iso(now), sid),
+            "email": request.email,
+            "first_name": request.first_name,
+            "topics": list(request.topics),
+            "status": "pending",
+            "created_at": (existing or {}).get("created_at", clock.iso(now)),
+            "consent": consent,
+            "consent_history": [*history, {"event": "given", **consent}],
+            "soft_bounces": 0,
+            "expires_at": int(now.timestamp()) + settings.pending_expiry_hours * 3600,
+        }
+    )
+    confirm_url = f"{settings.public_base_url}/confirm/{tokens.sign('confirm', sid)}"
+    emails.send(request.email, "confirm", "Please confirm your subscription", purpose="confirm",
+                first_name=request.first_name, confirm_url=confirm_url,
+                topics=[TOPICS[t] for t in request.topics], expiry_hours=settings.pending_expiry_hours)
+
+
+def confirm(token: str) -> dict:
+    """Confirm a pending sign-up. Idempotent: a second click changes nothing and sends nothing."""
+    from botocore.exceptions import ClientError
+
+    settings = get_settings()
+    sid = tokens.verify("confirm", token, max_age_seconds=settings.pending_expiry_hours * 3600)
+    item = _get(sid)
+    if not item:
+        raise ExpiredToken("This sign-up has expired. Please subscribe again and we will send a new link.")
+    if item["status"] == "confirmed":
+        return item
+    if item["status"] != "pending" or int(item.get("expires_at", 0)) < clock.epoch():
+        raise ExpiredToken("This sign-up has expired. Please subscribe again and we will send a new link.")
+    now = clock.iso()
+    try:
+        aws.table().update_item(
+            Key=keys.subscriber(sid),
+            UpdateExpression=(
+                "SET #s = :confirmed, confirmed_at = :now, consent.confirmed_at = :now, "
+                "GSI1PK = :pk, GSI1SK = :sk, consent_history = list_append(consent_history, :event) "
+                "REMOVE expires_at"
+            ),
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":confirmed": "confirmed", ":pending": "pending", ":now": now,
+                ":pk": keys.subscribers_by_status("confirmed"), ":sk": f"{item['created_at']}#{sid}",
+                ":event": [{"event": "confirmed", "at": now}],
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return _get(sid) or item  # a concurrent click confirmed it first
+        raise
+    aws.table().delete_item(Key=keys.suppression(sid))  # a fresh opt-in lifts an erasure or opt-out
+    count("Confirmations")
+    emails.send(item["email"], "welcome", "Welcome to #PeerTalk", purpose="welcome",
+                first_name=item.get("first_name", ""), topics=[TOPICS[t] for t in item["topics"]], **links(sid))
+    return {**item, "status": "confirmed"}
+
+
+def _from_preferences_token(token: str) -> tuple[str, dict]:
+    sid = tokens.verify("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+    item = _get(sid)
+    if not item or item["status"] == "pending":
+        raise NotFound("We could not find a subscription for this link. It may have been erased.")
+    return sid, item
+
+
+def preferences(token: str) -> dict:
+    return _from_preferences_token(token)[1]
+
+
+def update_preferences(token: str, data: dict) -> dict:
+    sid, item = _from_preferences_token(token)
+    first_name = " ".join(str(data.get("first_name", "")).split())
+    topics = data.get("topics", [])
+    topics = list(dict.fromkeys([topics] if isinstance(topics, str) else list(topics or [])))
+    errors = {}
+    if len(first_name) > MAX_NAME:
+        errors["first_name"] = f"Use at most {MAX_NAME} characters."
+    if any(t not in TOPICS for t in topics):
+        errors["topics"] = "Choose from the topics listed."
+    if errors:
+        raise ValidationError(errors)
+    now = clock.iso()
+    if not topics:
+        _unsubscribe(sid, item, "preferences")
+        return {**item, "first_name": first_name, "topics": [], "status": "unsubscribed"}
+    status = "confirmed"
+    aws.table().update_item(
+        Key=keys.subscriber(sid),
+        UpdateExpression=(
+            "SET first_name = :n, topics = :t, #s = :status, GSI1PK = :pk, updated_at = :now, "
+            "consent_history = list_append(consent_history, :event)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":n": first_name, ":t": topics, ":status": status, ":now": now,
+            ":pk": keys.subscribers_by_status(status),
+            ":event": [{"event": "preferences-changed", "at": now, "topics": topics}],
+        },
+    )
+    return {**item, "first_name": first_name, "topics": topics, "status": status}
+
+
+def unsubscribe(token: str, method: str) -> None:
+    """One-click unsubscribe. Unknown or already-erased subscribers are a quiet success."""
+    sid = tokens.verify("unsubscribe", token)
+    item = _get(sid)
+    if item and item["status"] != "unsubscribed":
+        _unsubscribe(sid, item, method)
+
+
+def _unsubscribe(sid: str, item: dict, method: str) -> None:
+    now = clock.iso()
+    aws.table().update_item(
+        Key=keys.subscriber(sid),
+        UpdateExpression=(
+            "SET #s = :u, unsubscribed_at = :now, consent.withdrawn_at = :now, GSI1PK = :pk, "
+            "consent_history = list_append(consent_history, :event)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":u": "unsubscribed", ":now": now, ":pk": keys.subscribers_by_status("unsubscribed"),
+            ":event": [{"event": "withdrawn", "at": now, "method": method}],
+        },
+    )
+    count("Unsubscribes")
+    logger().info("subscriber unsubscribed", extra={"method": method})
+
+
+def export(token: str) -> dict:
+    """Everything PeerPost holds about this subscriber (right of access)."""
+    _, item = _from_preferences_token(token)
+    fields = ("email", "first_name", "topics", "status", "created_at", "confirmed_at",
+              "unsubscribed_at", "consent", "consent_history", "soft_bounces")
+    data = {k: item[k] for k in fields if k in item}
+    data["consent_wording"] = CONSENT_WORDING.get(item["consent"]["wording_version"], "")
+    return data
+
+
+def erase(token: str) -> None:
+    """Right to erasure: delete the subscriber; keep only a hashed suppression entry."""
+    sid, _ = _from_preferences_token(token)
+    table = aws.table()
+    table.put_item(Item={**keys.suppression(sid), "reason": "erased", "at": clock.iso()})
+    table.delete_item(Key=keys.subscriber(sid))
+    logger().info("subscriber erased")
+
+
+def is_mailable(sid: str, topic: str) -> bool:
+    item = _get(sid)
+    return bool(item and item["status"] == "confirmed" and topic in item.get("topics", [])
+                and not _suppression(sid))
+
+
+def suppress(email: str, reason: str) -> bool:
+    """Stop all mail to a known address (hard bounce, complaint). False for unknown addresses."""
+    sid = email_id(email)
+    item = _get(sid)
+    if not item:
+        return False
+    aws.table().put_item(Item={**keys.suppression(sid), "reason": reason, "at": clock.iso()})
+    _unsubscribe(sid, item, reason) if item["status"] != "unsubscribed" else None
+    return True
+
+
+def record_soft_bounce(email: str) -> bool:
+    sid = email_id(email)
+    if not _get(sid):
+        return False
+    aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression="ADD soft_bounces :one",
+                            ExpressionAttributeValues={":one": 1})
+    return True
+
+
+def is_suppressed(sid: str) -> bool:
+    return _suppression(sid) is not None
+
+
+def iter_by_status(status: str, page_size: int = 500) -> Iterator[dict]:
+    """Page through one status without loading the whole list."""
+    from boto3.dynamodb.conditions import Key
+
+    kwargs = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(status)),
+              "Limit": page_size}
+    while True:
+        page = aws.table().query(**kwargs)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def counts_by_status() -> dict[str, int]:
+    from boto3.dynamodb.conditions import Key
+
+    result = {}
+    for status in STATUSES:
+        total, kwargs = 0, {"IndexName": "GSI1", "Select": "COUNT",
+                            "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(status))}
+        while True:
+            page = aws.table().query(**kwargs)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        result[status] = total
+    return result
+
+
+def export_csv() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "first_name", "status", "topics", "created_at", "confirmed_at",
+                     "consent_version", "consent_method"])
+    for status in STATUSES:
+        for item in iter_by_status(status):
+            writer.writerow([_csv_safe(item["email"]), _csv_safe(item.get("first_name", "")), item["status"],
+                             " ".join(item.get("topics", [])), item.get("created_at", ""),
+                             item.get("confirmed_at", ""), item["consent"]["wording_version"],
+                             item["consent"]["method"]])
+    return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Stop spreadsheet formula injection from names people typed."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def purge_expired_pending() -> int:
+    """Delete sign-ups never confirmed in time (DynamoDB TTL does this in AWS, but late and not in moto)."""
+    now, purged = clock.epoch(), 0
+    for item in iter_by_status("pending"):
+        if int(item.get("expires_at", 0)) < now:
+            aws.table().delete_item(Key=keys.subscriber(item["PK"][4:]),
+                                    ConditionExpression="#s = :pending",
+                                    ExpressionAttributeNames={"#s": "status"},
+                                    ExpressionAttributeValues={":pending": "pending"})
+            purged += 1
+    return purged

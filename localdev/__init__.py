@@ -1,0 +1,1 @@
+"""Local mode: PeerPost on loopback with moto, an outbox, and a runner for scheduled and queue handlers."""

@@ -1,0 +1,100 @@
+"""`python -m localdev` (what `make run` runs): the whole of PeerPost on loopback, no AWS account."""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+
+
+def configure_environment(args) -> None:
+    """Point boto3 at moto and PeerPost at local settings, before anything builds a client."""
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-west-2",
+        "AWS_ENDPOINT_URL": f"http://{args.host}:{args.moto_port}",
+        "PEERPOST_STAGE": "local",
+        "PEERPOST_PUBLIC_BASE_URL": f"http://{args.host}:{args.port}",
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_SERVICE_NAME": "peerpost",
+    })
+    # A fresh secret each run is fine: moto's state does not outlive the process either.
+    os.environ.setdefault("PEERPOST_SIGNING_SECRET", secrets.token_urlsafe(32))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PEERPOST_PORT", 8000)))
+    parser.add_argument("--outbox-port", type=int, default=int(os.environ.get("PEERPOST_OUTBOX_PORT", 8025)))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("PEERPOST_MOTO_PORT", 5050)))
+    parser.add_argument("--tick", type=float, default=5.0, help="seconds between scheduled-handler runs")
+    parser.add_argument("--no-demo", action="store_true", help="start empty, without the demo content")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    configure_environment(args)
+
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines drown PeerPost's
+
+    moto_server = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
+    moto_server.start()
+
+    import boto3
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from localdev import demo, outbox, stack
+    from localdev.runner import Runner
+
+    session = boto3.session.Session(region_name="eu-west-2")
+    stack.create_all(session)
+    if not args.no_demo:
+        demo.seed()
+
+    from app import app
+
+    config = Config.create(chalice_stage="local", app_name="peerpost", lambda_timeout=300)
+    api = create_local_server(app, config, args.host, args.port)
+    threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
+    outbox_server = outbox.serve(args.host, args.outbox_port, "eu-west-2")
+    runner = Runner(app, session, tick_seconds=args.tick)
+    runner.start()
+
+    email, password = demo.coordinator_credentials()
+    print(
+        f"\nPeerPost is running locally (ready in {time.monotonic() - started:.1f}s)\n"
+        f"  Site:        http://{args.host}:{args.port}/\n"
+        f"  Coordinator: http://{args.host}:{args.port}/coordinator"
+        + ("" if args.no_demo else f"  (sign in as {email} / {password})")
+        + f"\n  Outbox:      http://{args.host}:{args.outbox_port}/  (JSON: /api/messages)\n"
+        f"  moto:        http://{args.host}:{args.moto_port}/\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+    stopping = threading.Event()
+
+    def stop(*_):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    stopping.wait()
+    print("Stopping PeerPost...", flush=True)
+    runner.stop()
+    api.shutdown()
+    outbox_server.shutdown()
+    moto_server.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Demo content for local mode, from ../shared/seeds/: a coordinator, subscribers, and each capability's seed."""
+from __future__ import annotations
+
+import os
+
+from chalicelib import auth, aws, clock, keys, subscriptions
+
+DEFAULT_COORDINATOR_EMAIL = "coordinator@peerpost.example.org"
+DEFAULT_COORDINATOR_PASSWORD = "peerpost-demo-2026"
+DEMO_SUBSCRIBERS = [
+    ("amira@example.org", "Amira", ["newsletter", "events"]),
+    ("ben@example.org", "Ben", ["newsletter"]),
+    ("chloe@example.org", "Chloe", ["events"]),
+]
+
+
+def coordinator_credentials() -> tuple[str, str]:
+    return (os.environ.get("PEERPOST_DEMO_COORDINATOR_EMAIL", DEFAULT_COORDINATOR_EMAIL),
+            os.environ.get("PEERPOST_DEMO_COORDINATOR_PASSWORD", DEFAULT_COORDINATOR_PASSWORD))
+
+
+def seed_coordinator() -> None:
+    email, password = coordinator_credentials()
+    auth.create_coordinator(email, password, name="Zoe (demo coordinator)")
+
+
+def seed_subscribers() -> None:
+    """Confirmed demo subscribers, written directly: demos need an audience without a mailbox."""
+    now = clock.iso()
+    for email, name, topics in DEMO_SUBSCRIBERS:
+        sid = subscriptions.email_id(email)
+        consent = {"wording_version": subscriptions.CONSENT_VERSION, "method": "demo", "given_at": now,
+                   "confirmed_at": now, "withdrawn_at": None}
+        aws.table().put_item(Item={
+            **keys.subscriber(sid), **keys.subscriber_index("confirmed", now, sid),
+            "email": email, "first_name": name, "topics": topics, "status": "confirmed",
+            "created_at": now, "confirmed_at": now, "consent": consent,
+            "consent_history": [{"event": "given", **consent}], "soft_bounces": 0,
+        })
+
+
+def seed() -> None:
+    seed_coordinator()
+    seed_subscribers()

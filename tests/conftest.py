@@ -1,0 +1,138 @@
+"""Fixtures compose: aws (moto) -> tables (from infra/) -> outbox (SES) -> client (chalice test client)."""
+from __future__ import annotations
+
+import json
+import os
+from email import message_from_bytes, policy
+
+import pytest
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-west-2",
+    "PEERPOST_STAGE": "test", "PEERPOST_SIGNING_SECRET": "test-secret-not-for-production",
+    "PEERPOST_PUBLIC_BASE_URL": "https://peerpost.test",
+    "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_SERVICE_NAME": "peerpost",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+REGION = "eu-west-2"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    from chalicelib import aws, clock, mail, settings
+
+    settings.reset()
+    aws.reset()
+    clock.reset()
+    mail.use_sender(None)
+    yield
+    clock.reset()
+    mail.use_sender(None)
+    aws.reset()
+
+
+@pytest.fixture
+def aws_mock():
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def tables(aws_mock):
+    import boto3
+
+    from localdev import stack
+
+    return stack.create_all(boto3.session.Session(region_name=REGION))
+
+
+class Outbox:
+    """What moto's SES accepted, parsed strictly as a mail client would."""
+
+    def raw(self) -> list[bytes]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+        return [m.raw_data.encode() if isinstance(m.raw_data, str) else m.raw_data for m in sent]
+
+    def messages(self):
+        parsed = []
+        for raw in self.raw():
+            message = message_from_bytes(raw, policy=policy.strict)
+            assert not message.defects, message.defects
+            for part in message.walk():
+                assert not part.defects, part.defects
+            parsed.append(message)
+        return parsed
+
+    def to(self, address: str):
+        return [m for m in self.messages() if address in str(m["To"])]
+
+    def clear(self) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages.clear()
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.fixture
+def outbox(tables):
+    box = Outbox()
+    box.clear()
+    return box
+
+
+@pytest.fixture
+def client(outbox):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
+
+
+def form(data: dict) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(data, doseq=True)
+
+
+def as_json(data: dict) -> str:
+    return json.dumps(data)
+
+
+COORDINATOR = ("zoe@peerpost.test", "correct horse battery staple")
+
+
+@pytest.fixture
+def coordinator(client):
+    """A signed-in coordinator: headers for pages (cookie) and the CSRF token for forms."""
+    from chalicelib import auth
+
+    auth.create_coordinator(*COORDINATOR, name="Zoe")
+    response = client.http.post("/coordinator/sign-in", headers=FORM,
+                                body=form({"email": COORDINATOR[0], "password": COORDINATOR[1]}))
+    assert response.status_code == 303, response.body
+    cookie = response.headers["Set-Cookie"].split(";")[0]
+    token = cookie.split("=", 1)[1]
+    session = auth.authenticate(token)
+    return {"headers": {"Cookie": cookie}, "form_headers": {"Cookie": cookie, **FORM},
+            "csrf": session.csrf_token, "token": token}

@@ -1,0 +1,194 @@
+"""The subscriber journey through the HTTP routes, against moto."""
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import FORM, JSON, as_json, form, html_of, text_of
+
+SIGN_UP = {"email": "sam@example.org", "first_name": "Sam", "topics": ["newsletter"], "consent": "yes"}
+
+
+def link(message, path: str) -> str:
+    found = re.search(rf"https://peerpost\.test(/{path}/[A-Za-z0-9_.\-]+)", text_of(message))
+    assert found, f"no /{path}/ link in the message"
+    return found.group(1)
+
+
+def subscribe(client, data=SIGN_UP):
+    return client.http.post("/subscribe", headers=FORM, body=form(data))
+
+
+def confirmed(client, outbox, data=SIGN_UP):
+    subscribe(client, data)
+    confirm_path = link(outbox.to(data["email"])[-1], "confirm")
+    assert client.http.post(confirm_path, headers=FORM, body="").status_code == 200
+    return outbox.to(data["email"])[-1]  # the welcome email
+
+
+def test_subscribe_sends_only_a_confirmation(client, outbox):
+    response = subscribe(client)
+    assert response.status_code == 200
+    assert b"Check your email" in response.body
+    [message] = outbox.to("sam@example.org")
+    assert message["Subject"] == "Please confirm your subscription"
+    assert "List-Unsubscribe" not in message  # not a subscriber yet
+    assert "/confirm/" in text_of(message) and "/confirm/" in html_of(message)
+
+
+def test_confirm_get_changes_nothing_post_confirms_once(client, outbox):
+    from chalicelib import subscriptions
+
+    subscribe(client)
+    path = link(outbox.to("sam@example.org")[0], "confirm")
+    assert client.http.get(path).status_code == 200
+    assert subscriptions.counts_by_status()["confirmed"] == 0
+    assert client.http.post(path, headers=FORM, body="").status_code == 200
+    assert client.http.post(path, headers=FORM, body="").status_code == 200
+    assert subscriptions.counts_by_status() == {"pending": 0, "confirmed": 1, "unsubscribed": 0}
+    subjects = [m["Subject"] for m in outbox.to("sam@example.org")]
+    assert subjects == ["Please confirm your subscription", "Welcome to #PeerTalk"]
+
+
+def test_welcome_has_one_click_unsubscribe_headers(client, outbox):
+    welcome = confirmed(client, outbox)
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(r"<https://peerpost\.test/unsubscribe/[^>]+>", welcome["List-Unsubscribe"])
+    assert welcome["List-Id"]
+    assert "/preferences/" in text_of(welcome)
+    [plain, rich] = welcome.get_payload()
+    assert (plain.get_content_type(), rich.get_content_type()) == ("text/plain", "text/html")
+
+
+def test_invalid_email_reshows_form_with_what_was_typed(client, outbox):
+    response = subscribe(client, {**SIGN_UP, "email": "not-an-address", "first_name": "Sam <b>"})
+    assert response.status_code == 400
+    page = response.body.decode()
+    assert "Enter a valid email address" in page
+    assert 'value="not-an-address"' in page
+    assert "Sam &lt;b&gt;" in page
+    assert outbox.messages() == []
+
+
+def test_missing_consent_is_refused(client, outbox):
+    response = subscribe(client, {k: v for k, v in SIGN_UP.items() if k != "consent"})
+    assert response.status_code == 400
+    assert "Tick the box" in response.body.decode()
+    assert outbox.messages() == []
+
+
+def test_json_api_same_answer_for_every_state(client, outbox):
+    bodies = []
+    for _ in range(2):
+        response = client.http.post("/api/subscriptions", headers=JSON, body=as_json(SIGN_UP))
+        assert response.status_code == 202
+        bodies.append(response.body)
+    confirm_path = link(outbox.to("sam@example.org")[-1], "confirm")
+    client.http.post(confirm_path, headers=FORM, body="")
+    bodies.append(client.http.post("/api/subscriptions", headers=JSON, body=as_json(SIGN_UP)).body)
+    fresh = client.http.post("/api/subscriptions", headers=JSON, body=as_json({**SIGN_UP, "email": "new@example.org"}))
+    bodies.append(fresh.body)
+    assert len(set(bodies)) == 1
+    assert outbox.to("sam@example.org")[-1]["Subject"] == "You are already subscribed"
+
+
+def test_json_validation_error_names_the_field(client):
+    response = client.http.post("/api/subscriptions", headers=JSON, body=as_json({**SIGN_UP, "email": "x"}))
+    assert response.status_code == 400
+    assert "email" in json.loads(response.body)["fields"]
+
+
+def test_honeypot_looks_the_same_and_sends_nothing(client, outbox):
+    response = subscribe(client, {**SIGN_UP, "website": "http://spam.example"})
+    assert response.status_code == 200 and b"Check your email" in response.body
+    assert outbox.messages() == []
+
+
+def test_per_address_rate_limit_stops_list_bombing(client, outbox):
+    for _ in range(8):
+        assert subscribe(client).status_code == 200
+    assert len(outbox.to("sam@example.org")) == 5
+
+
+def test_one_click_unsubscribe_post_form_and_multipart(client, outbox):
+    from chalicelib import subscriptions
+
+    welcome = confirmed(client, outbox)
+    url = welcome["List-Unsubscribe"].strip("<>").replace("https://peerpost.test", "")
+    assert client.http.get(url).status_code == 200
+    assert subscriptions.counts_by_status()["confirmed"] == 1  # GET changed nothing
+    boundary = "XyZ"
+    multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+                 f"One-Click\r\n--{boundary}--\r\n")
+    response = client.http.post(url, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                                body=multipart)
+    assert response.status_code == 200
+    assert "location" not in {k.lower() for k in response.headers}
+    assert subscriptions.counts_by_status()["unsubscribed"] == 1
+    again = client.http.post(url, headers=FORM, body="List-Unsubscribe=One-Click")
+    assert again.status_code == 200
+
+
+def test_tampered_token_is_a_clear_4xx(client):
+    for path in ("/unsubscribe/abc.def", "/preferences/nope", "/confirm/xyz"):
+        response = client.http.post(path, headers=FORM, body="")
+        assert 400 <= response.status_code < 500, path
+        assert b"link" in response.body
+
+
+def test_preferences_change_topics_and_export(client, outbox):
+    welcome = confirmed(client, outbox)
+    path = link(welcome, "preferences")
+    page = client.http.get(path)
+    assert page.status_code == 200 and b"sam@example.org" in page.body
+    saved = client.http.post(path, headers=FORM, body=form({"first_name": "Samira", "topics": ["newsletter", "events"]}))
+    assert saved.status_code == 200 and b"saved" in saved.body
+    exported = json.loads(client.http.post(path + "/export", headers=FORM, body="").body)
+    assert exported["first_name"] == "Samira"
+    assert exported["topics"] == ["newsletter", "events"]
+    assert exported["consent"]["wording_version"]
+    assert exported["consent"]["confirmed_at"]
+
+
+def test_erase_leaves_only_a_hashed_suppression(client, outbox):
+    from chalicelib import aws
+
+    welcome = confirmed(client, outbox)
+    path = link(welcome, "preferences")
+    assert client.http.post(path + "/erase", headers=FORM, body="").status_code == 400  # not confirmed
+    assert client.http.post(path + "/erase", headers=FORM, body="confirm=yes").status_code == 200
+    items = aws.table().scan()["Items"]
+    people = [i for i in items if not i["PK"].startswith("RATE#")]
+    assert [i["PK"].split("#")[0] for i in people] == ["SUPPRESS"]
+    assert "sam@example.org" not in json.dumps(items, default=str)
+    assert client.http.get(path).status_code == 404
+
+
+def test_resubscribe_after_erasure_needs_a_new_opt_in(client, outbox):
+    from chalicelib import subscriptions
+
+    welcome = confirmed(client, outbox)
+    path = link(welcome, "preferences")
+    client.http.post(path + "/erase", headers=FORM, body="confirm=yes")
+    assert not subscriptions.is_mailable(subscriptions.email_id("sam@example.org"), "newsletter")
+    confirmed(client, outbox)
+    assert subscriptions.is_mailable(subscriptions.email_id("sam@example.org"), "newsletter")
+
+
+def test_expired_signup_cannot_be_confirmed(client, outbox):
+    from chalicelib import clock, subscriptions
+
+    subscribe(client)
+    path = link(outbox.to("sam@example.org")[0], "confirm")
+    clock.advance(73 * 3600)
+    response = client.http.post(path, headers=FORM, body="")
+    assert response.status_code == 410
+    assert subscriptions.purge_expired_pending() == 1
+    assert subscriptions.counts_by_status()["pending"] == 0
+
+
+def test_security_headers_on_pages(client):
+    headers = {k.lower(): v for k, v in client.http.get("/").headers.items()}
+    assert "frame-ancestors" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"]
