@@ -1,0 +1,111 @@
+"""A real PeerPost (python -m localdev) on free loopback ports, and Debian's chromium via Playwright."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+COORDINATOR = ("zoe@peerpost.test", "browser-test-password")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalPeerPost:
+    base: str
+    outbox: str
+    process: subprocess.Popen
+
+    def messages(self) -> list[dict]:
+        with urllib.request.urlopen(f"{self.outbox}/api/messages", timeout=10) as response:  # nosec B310 - loopback
+            return json.loads(response.read())
+
+    def wait_for_message(self, to: str, subject_contains: str, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages():
+                if to in message["to"] and subject_contains in message["subject"]:
+                    return message
+            time.sleep(0.25)
+        raise AssertionError(f"no message to {to} about {subject_contains!r}")
+
+    def clear_outbox(self) -> None:
+        request = urllib.request.Request(f"{self.outbox}/api/messages", method="DELETE")
+        urllib.request.urlopen(request, timeout=10).close()  # nosec B310 - loopback
+
+
+@pytest.fixture(scope="module")
+def peerpost():
+    port, outbox_port, moto_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "PEERPOST_DEMO_COORDINATOR_EMAIL": COORDINATOR[0],
+           "PEERPOST_DEMO_COORDINATOR_PASSWORD": COORDINATOR[1]}
+    env.pop("AWS_ENDPOINT_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localdev", "--port", str(port), "--outbox-port", str(outbox_port),
+         "--moto-port", str(moto_port), "--tick", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2).close()  # nosec B310 - loopback
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(process.stdout.read())
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("local PeerPost did not start in 30s")
+    yield LocalPeerPost(base, f"http://127.0.0.1:{outbox_port}", process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, peerpost) -> None:
+    page.goto(peerpost.base + "/coordinator/sign-in")
+    page.get_by_label("Email").fill(COORDINATOR[0])
+    page.get_by_label("Password").fill(COORDINATOR[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/coordinator")
