@@ -32,5 +32,10 @@ test: $(STAMP) browser-deps
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 
+# Every bench/run_*.py, in name order; each prints a table and merges into bench/results.json.
+bench: $(STAMP)
+	@for script in bench/run_*.py; do [ -e "$$script" ] || continue; echo "== $$script"; \
+	  $(PY) -m bench.$$(basename $$script .py) || exit 1; done
+
 clean:
 	rm -rf $(VENV) dist vendor .pytest_cache .hypothesis

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines drown PeerPost's
 
+    from localdev import atomic
+
+    atomic.install()
     moto_server = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
     moto_server.start()
 

@@ -1,0 +1,15 @@
+"""Benchmarks for `make bench`. Each script merges its figures into bench/results.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def record(figures: dict) -> dict:
+    """Merge figures into bench/results.json (a flat object) and return the whole of it."""
+    current = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    current.update(figures)
+    RESULTS.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    return current
