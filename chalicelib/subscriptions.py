@@ -189,7 +189,11 @@ def confirm(token: str) -> dict:
 
 
 def _from_preferences_token(token: str) -> tuple[str, dict]:
-    sid = tokens.verify("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+    try:
+        sid = tokens.verify("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+    except ExpiredToken as exc:
+        raise ExpiredToken("This preferences link has expired. Ask for a new one at /preferences "
+                           "and we will email it to you.") from exc
     item = _get(sid)
     if not item or item["status"] == "pending":
         raise NotFound("We could not find a subscription for this link. It may have been erased.")
@@ -369,3 +373,18 @@ def purge_expired_pending() -> int:
                                     ExpressionAttributeValues={":pending": "pending"})
             purged += 1
     return purged
+
+
+def send_manage_link(raw_email: str, client: str) -> None:
+    """Email a fresh preferences link, if the address is subscribed. The caller always sees the same."""
+    settings = get_settings()
+    email = normalise_email(raw_email)
+    ratelimit.enforce("manage-link-client", client, settings.rate_limit_per_client_per_hour)
+    if not ratelimit.allow("manage-link-address", email, settings.rate_limit_per_address_per_hour):
+        return
+    sid = email_id(email)
+    item = _get(sid)
+    if not item or item["status"] != "confirmed" or is_suppressed(sid):
+        return
+    emails.send(item["email"], "manage_link", "Your #PeerTalk preferences link", purpose="manage-link",
+                first_name=item.get("first_name", ""), **links(sid))

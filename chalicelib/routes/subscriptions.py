@@ -82,6 +82,29 @@ def _preferences_page(token: str, subscriber: dict, errors: dict, saved: bool = 
         status=status)
 
 
+@web.route(bp, "/preferences")
+def manage_link_form():
+    return web.html(render_page("manage_link.html", values={}, errors={}))
+
+
+@web.route(bp, "/preferences", methods=["POST"])
+def manage_link():
+    request = bp.current_request
+    data = web.body(request)
+    if not data.get("website"):
+        try:
+            subscriptions.send_manage_link(str(data.get("email", "")), web.client_id(request))
+        except ValidationError as error:
+            if web.is_json(request):
+                raise
+            return web.html(render_page("manage_link.html", values=data, errors=error.errors), status=400)
+    message = ("If that address is subscribed, we have emailed it a link to its preferences. "
+               "It may take a few minutes; check your spam folder too.")
+    if web.is_json(request):
+        return web.json_response({"status": "check-your-email", "message": message}, status=202)
+    return web.html(render_page("message.html", title="Check your email", message=message))
+
+
 @web.route(bp, "/preferences/{token}")
 def preferences(token):
     return _preferences_page(token, subscriptions.preferences(token), {})

@@ -192,3 +192,20 @@ def test_security_headers_on_pages(client):
     assert "frame-ancestors" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"]
+
+
+def test_expired_preferences_link_points_to_a_new_one(client, outbox):
+    from chalicelib import clock
+
+    welcome = confirmed(client, outbox)
+    path = link(welcome, "preferences")
+    clock.advance(91 * 86400)
+    expired = client.http.get(path)
+    assert expired.status_code == 410 and b"/preferences" in expired.body
+    for address in ("sam@example.org", "stranger@example.org"):
+        response = client.http.post("/preferences", headers=FORM, body=form({"email": address}))
+        assert response.status_code == 200 and b"If that address is subscribed" in response.body
+    fresh = outbox.to("sam@example.org")[-1]
+    assert fresh["Subject"] == "Your #PeerTalk preferences link"
+    assert client.http.get(link(fresh, "preferences")).status_code == 200
+    assert outbox.to("stranger@example.org") == []
