@@ -14,10 +14,13 @@ from http.cookies import SimpleCookie
 
 from chalicelib import aws, clock, keys, ratelimit, tokens
 from chalicelib.errors import Forbidden, Unauthorised, ValidationError
+from chalicelib.models import Field, Model
 from chalicelib.secrets import keyed_hash, signing_secret
 from chalicelib.settings import get_settings
 
 SESSION_COOKIE = "pp_session"
+SIGN_IN_MODEL = Model("SignIn", (Field("email", required=True, max_length=254, format="email"),
+                                 Field("password", required=True, max_length=1024)))
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _DUMMY_SALT = b"peerpost-dummy-salt"
 

@@ -46,8 +46,10 @@ def subscribe():
     return _subscribed(as_json)
 
 
-@web.route(bp, "/api/subscriptions", methods=["POST"], content_types=["application/json"])
+@web.route(bp, "/api/subscriptions", methods=["POST"], content_types=["application/json"],
+           model=subscriptions.SUBSCRIBE_MODEL, responses=(202, 400, 429))
 def subscribe_api():
+    """Start a double opt-in subscription (the same answer whatever the address's state)"""
     request = bp.current_request
     data = web.body(request)
     if not data.get("website"):
@@ -85,6 +87,13 @@ def _preferences_page(token: str, subscriber: dict, errors: dict, saved: bool = 
 @web.route(bp, "/preferences")
 def manage_link_form():
     return web.html(render_page("manage_link.html", values={}, errors={}))
+
+
+@web.route(bp, "/api/preferences-link", methods=["POST"], content_types=["application/json"],
+           model=subscriptions.MANAGE_LINK_MODEL, responses=(202, 400, 429))
+def manage_link_api():
+    """Email a fresh preferences link if the address is subscribed (the same answer either way)"""
+    return manage_link()
 
 
 @web.route(bp, "/preferences", methods=["POST"])
