@@ -18,7 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@$(PY) -c "import chalice, moto, mjml, playwright" && touch $(STAMP)
 
-browser-deps:
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --silent && touch $@
+
+browser-deps: node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
