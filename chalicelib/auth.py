@@ -46,7 +46,8 @@ def _email_id(email: str) -> str:
 
 def create_coordinator(email: str, password: str, name: str = "") -> None:
     if len(password) < 10:
-        raise ValidationError({"password": "Use at least 10 characters."})
+        # An error message keyed by field name, not a password.
+        raise ValidationError({"password": "Use at least 10 characters."})  # nosec B105
     salt = pysecrets.token_bytes(16)
     aws.table().put_item(
         Item={
@@ -112,8 +113,8 @@ def token_from_request(request) -> str:
     cookie = SimpleCookie()
     try:
         cookie.load(request.headers.get("cookie") or "")
-    except Exception:  # a mangled cookie header is simply no credential  # nosec B110
-        return ""
+    except Exception:  # nosec B110
+        return ""  # a mangled cookie header is simply no credential
     morsel = cookie.get(SESSION_COOKIE)
     return morsel.value if morsel else ""
 

@@ -35,8 +35,9 @@ def _request_handler():
 
 def configure_environment(args) -> None:
     """Point boto3 at moto and PeerPost at local settings, before anything builds a client."""
+    # moto accepts any credentials; these dummies keep boto3 from looking for real ones.
     os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",  # nosec B105
         "AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-west-2",
         "AWS_ENDPOINT_URL": f"http://{args.host}:{args.moto_port}",
         "PEERPOST_STAGE": "local",
