@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     from app import app
 
     config = Config.create(chalice_stage="local", app_name="peerpost", lambda_timeout=300)
+    from chalice.local import ThreadedHTTPServer
+
+    # API Gateway queues a burst of requests; socketserver's default backlog of 5 would reset them.
+    ThreadedHTTPServer.request_queue_size = 128
     api = create_local_server(app, config, args.host, args.port)
     threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
     outbox_server = outbox.serve(args.host, args.outbox_port, "eu-west-2")
