@@ -772,9 +772,9 @@ def _decline(event_id: str, reg: dict, outcome: str) -> bool:
     leaving = _registration_change(event_id, reg["registration_id"], outcome, condition, values,
                                    remove="GSI2PK, GSI2SK")
     done = _release(event_id, leaving, {"held": -1})
-    if done:
+    event = get_or_404(event_id)
+    if done and status(event) == "scheduled":  # after a cancellation the attendee has been told already
         count("EventOffersDeclined" if outcome == "declined" else "EventOffersExpired")
-        event = get_or_404(event_id)
         _send(event, get_registration(event_id, reg["registration_id"]),
               "offer_expired" if outcome == "expired" else "left")
     return done
@@ -1015,11 +1015,12 @@ def _send_offer(event_id: str, rid: str) -> None:
     reg = get_registration(event_id, rid)
     if not reg or reg["status"] != "offered":
         return
+    event = get_or_404(event_id)
     purpose = f"event-offer#{reg['offer_expires_at']}"
-    if not claims.claim(purpose, rid):
+    if status(event) != "scheduled" or not claims.claim(purpose, rid):
         return
     try:
-        _send(get_or_404(event_id), reg, "offer")
+        _send(event, reg, "offer")
     except Exception:
         claims.release(purpose, rid)
         raise

@@ -17,9 +17,15 @@ def call(method: str, url: str, data: dict | None = None, token: str = "") -> tu
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # nosec B310 - loopback
-            return response.status, json.loads(response.read() or b"{}")
+            return response.status, _parse(response)
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        return error.code, _parse(error)
+
+
+def _parse(response) -> dict:
+    raw = response.read()
+    is_json = "json" in (response.headers.get("Content-Type") or "")
+    return json.loads(raw or b"{}") if is_json else {"html": raw.decode()}
 
 
 def coordinator_token(base: str) -> str:

@@ -7,6 +7,7 @@ numbered 1..40 without gaps or duplicates, in the order of that arrival sequence
 """
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,3 +52,30 @@ def test_fifty_at_once_for_ten_places(peerpost, round_number):
     racers = [m for m in peerpost.messages() if any(f".r{round_number}@" in to for to in m["to"])]
     assert len(racers) == PEOPLE  # one email each: a place, or the waiting list
     assert sum(m["subject"].startswith("Your place at") for m in racers) == PLACES
+
+    # Then 5 of the confirmed give their places back while 5 newcomers register, all at once: the freed
+    # places go to the front of the queue as offers, never to the newcomers.
+    confirmed_names = {r["name"] for r in by_status["confirmed"]}
+    leaving = [m for m in racers if m["subject"].startswith("Your place at")
+               and any(f"Racer {n}," in m["text"] for n in range(PEOPLE) if f"Racer {n}" in confirmed_names)][:5]
+    manage = [re.search(r"/events/registration/[A-Za-z0-9_.\-]+", m["text"]).group(0) for m in leaving]
+    second = threading.Barrier(10)
+
+    def give_back(path: str) -> int:
+        second.wait()
+        return call("POST", f"{peerpost.base}{path}/give-back", {})[0]
+
+    def newcomer(n: int) -> int:
+        second.wait()
+        return call("POST", f"{peerpost.base}/events/{event_id}/register",
+                    {"name": f"Late {n}", "email": f"late{n}.r{round_number}@example.org"})[0]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = [pool.submit(give_back, p) for p in manage] + [pool.submit(newcomer, n) for n in range(5)]
+        assert sorted(f.result() for f in results) == [200] * 5 + [202] * 5
+    status, after = call("GET", f"{peerpost.base}/api/coordinator/events/{event_id}", token=token)
+    assert (after["confirmed"], after["offered"], after["free"], after["waiting"]) == (5, 5, 0, 40)
+    offered = sorted(r["arrival"] for r in after["registrations"] if r["status"] == "offered")
+    assert offered == arrivals[:5]  # the first five in the queue
+    late = [r for r in after["registrations"] if r["name"].startswith("Late")]
+    assert {r["status"] for r in late} == {"waiting"} and min(r["position"] for r in late) == 36
