@@ -411,3 +411,29 @@ def test_coordinator_creates_event_with_validation(client, coordinator, outbox):
     assert entry.availability == "12 places left" and entry.how_to_register == "Reserve a place"
     assert entry.url == f"https://peerpost.test/events/{event_id}"
     assert events.get(event_id)["starts_at"] == "2030-07-13T09:30:00+00:00"  # BST to UTC
+
+
+def test_coordinator_event_pages_render(client, coordinator, outbox):
+    event = make_event(capacity=4, mode="waitlist", tbc=True, title="Peer Support Training")
+    register(client, event, person(1))
+    for path in ("/coordinator/events", "/coordinator/events/new", f"/coordinator/events/{event['event_id']}",
+                 f"/coordinator/events/{event['event_id']}/edit"):
+        response = client.http.get(path, headers=coordinator["headers"])
+        assert response.status_code == 200, path
+        assert "Peer Support Training" in response.body.decode() or path.endswith("/new")
+    api = client.http.get(f"/api/coordinator/events/{event['event_id']}",
+                          headers={"Authorization": f"Bearer {coordinator['token']}"})
+    assert api.json_body["waiting"] == 1 and api.json_body["registrations"][0]["position"] == 1
+    assert client.http.get(f"/api/coordinator/events/{event['event_id']}").status_code == 401
+
+
+def test_lowering_capacity_below_places_taken_is_explained(client, coordinator, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=2)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    values = {**events.form_values(event), "capacity": "1", "csrf_token": coordinator["csrf"]}
+    response = client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
+                                body=form(values))
+    assert response.status_code == 400 and b"2 places are already taken" in response.body
