@@ -427,8 +427,12 @@ def _registration_change(event_id: str, rid: str, new_status: str, condition: st
     })
 
 
-def _offer_item(event_id: str, reg: dict) -> tuple[tuple[str, dict], str]:
-    expires_at = clock.iso(clock.now() + timedelta(hours=get_settings().offer_window_hours))
+def _offer_item(event: dict, reg: dict) -> tuple[tuple[str, dict], str]:
+    event_id = event["event_id"]
+    expiry = clock.now() + timedelta(hours=get_settings().offer_window_hours)
+    if event.get("starts_at"):  # an offer never outlives the start of the event
+        expiry = min(expiry, clock.parse_iso(event["starts_at"]))
+    expires_at = clock.iso(expiry)
     index = keys.offer_index(expires_at, event_id, reg["registration_id"])
     item = _registration_change(
         event_id, reg["registration_id"], "offered", "#s = :waiting",
@@ -464,7 +468,7 @@ def _release(event_id: str, leaving: tuple[str, dict], base: dict[str, int]) -> 
             add["held"] = add.get("held", 0) + 1
             add["waiting"] = -1
             condition += " AND waiting > :zero"
-            offer, expires_at = _offer_item(event_id, nxt)
+            offer, expires_at = _offer_item(event, nxt)
             items.append(offer)
             offered = (nxt, expires_at)
         elif _offers_automatically(event) and event.get("limited"):
@@ -507,7 +511,7 @@ def offer_free_places(event_id: str) -> int:
         if event.get("limited"):
             add["free"] = -1
             condition += " AND free > :zero"
-        offer, _ = _offer_item(event_id, nxt)
+        offer, _ = _offer_item(event, nxt)
         try:
             _transact([_event_change(event_id, add, condition, {":v": event["version"], ":zero": 0}), offer])
         except _Cancelled:
@@ -560,11 +564,13 @@ def _ensure_open(event: dict) -> None:
         raise Conflict(f"To take part, please contact the coordinator: {event.get('contact', '')}")
 
 
-def register(event_id: str, person: Registration) -> dict:
+def register(event_id: str, person: Registration, client: str = "") -> dict:
     """Confirm a place if one is free to the public, else join the waiting list (if it has one).
 
     The caller always shows the same page: whether this address was already registered is only ever
     told to the address itself, by email."""
+    if client:  # one machine registering many addresses would be mailing strangers
+        ratelimit.enforce("event-register-client", client, get_settings().event_registrations_per_client_per_hour)
     event = get_or_404(event_id)
     _ensure_open(event)
     if how_to_register(event) == "Full" and not event.get("waiting_list", True):
@@ -845,7 +851,7 @@ def offer_by_hand(event_id: str, rid: str) -> dict:
     if event.get("limited") and event["mode"] == "open":
         add["free"] = -1
         condition += " AND free > :zero"
-    offer, _ = _offer_item(event_id, reg)
+    offer, _ = _offer_item(event, reg)
     try:
         _transact([_event_change(event_id, add, condition, values), offer])
     except _Cancelled as cancelled:

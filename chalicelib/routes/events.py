@@ -49,7 +49,7 @@ def register(event_id):
         if as_json:
             raise
         return _event_page(event, data, error.errors, status=400)
-    events.register(event_id, person)
+    events.register(event_id, person, web.client_id(request))
     return _registered(as_json)
 
 

@@ -437,3 +437,26 @@ def test_lowering_capacity_below_places_taken_is_explained(client, coordinator, 
     response = client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
                                 body=form(values))
     assert response.status_code == 400 and b"2 places are already taken" in response.body
+
+
+def test_one_client_registering_many_addresses_is_rate_limited(client, outbox, monkeypatch):
+    from chalicelib import settings
+
+    monkeypatch.setenv("PEERPOST_EVENT_REGISTRATIONS_PER_CLIENT", "3")
+    settings.reset()
+    event = make_event(capacity=10)
+    statuses = [register(client, event, person(n)).status_code for n in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert len(outbox.messages()) == 3
+
+
+def test_an_offer_never_outlives_the_start_of_the_event(client, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=1, days=1)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    client.http.post(link(outbox.to("person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    offered = state(event["event_id"])[1]["person2@example.org"]
+    assert offered["status"] == "offered" and offered["offer_expires_at"] <= event["starts_at"]
+    assert events.get(event["event_id"])["starts_at"] == event["starts_at"]
