@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from chalicelib import aws, claims, clock, emails, keys, ratelimit, tokens
-from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
+from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
 from chalicelib.observability import count, logger
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
@@ -907,7 +907,8 @@ def send_reminders() -> int:
                 claims.release(purpose, reg["registration_id"])
                 raise
             sent += 1
-    count("EventReminders", sent) if sent else None
+    if sent:
+        count("EventReminders", sent)
     return sent
 
 
