@@ -12,9 +12,9 @@ WEEKDAYS = {"Monday": 0, "Tuesday": 1, "Wednesday": 2, "Thursday": 3}
 
 # (id, title, audience, weekday, weeks ahead, start, end, venue, places, mode)
 DIARY = [
-    ("peer-worker-network-june", "Peer Worker Network Meeting (June)", PEER_WORKERS, "Wednesday", 2,
+    ("peer-worker-network-1", "Peer Worker Network Meeting ({month})", PEER_WORKERS, "Wednesday", 2,
      time(14, 0), time(15, 30), "K&C Mind Meeting Room", 12, "open"),
-    ("peer-worker-network-july", "Peer Worker Network Meeting (July)", PEER_WORKERS, "Thursday", 6,
+    ("peer-worker-network-2", "Peer Worker Network Meeting ({month})", PEER_WORKERS, "Thursday", 6,
      time(11, 0), time(12, 30), "K&C Mind Meeting Room", 12, "open"),
     ("peer-support-network", "Peer Support Network Meeting",
      "Local organisations offering / wanting to offer peer support (K&C / QPP)", "Wednesday", 7,
@@ -37,12 +37,16 @@ def seed_events() -> None:
     for event_id, title, audience, weekday, weeks, start, end, venue, places, mode in DIARY:
         if events.get(event_id):
             continue
-        events.create({"title": title, "audience": audience, "venue": venue, "online_url": "", "contact": "",
-                       "starts_at": clock.iso(_on(weekday, weeks, start)), "ends_at": clock.iso(_on(weekday, weeks, end)),
+        starts = _on(weekday, weeks, start)
+        # the seed's "(June)" and "(July)" name the month, so they follow the dates into the future
+        events.create({"title": title.format(month=starts.astimezone(LONDON).strftime("%B")), "audience": audience, "venue": venue, "online_url": "", "contact": "",
+                       "starts_at": clock.iso(starts), "ends_at": clock.iso(_on(weekday, weeks, end)),
                        "capacity": places, "mode": mode, "waiting_list": True}, event_id=event_id)
     event_id, title, audience, venue = TRAINING
     if not events.get(event_id):
-        events.create({"title": title, "audience": audience, "venue": venue, "online_url": "", "contact": "",
+        starts = _on(weekday, weeks, start)
+        # the seed's "(June)" and "(July)" name the month, so they follow the dates into the future
+        events.create({"title": title.format(month=starts.astimezone(LONDON).strftime("%B")), "audience": audience, "venue": venue, "online_url": "", "contact": "",
                        "starts_at": "", "ends_at": "", "capacity": 12, "mode": "waitlist", "waiting_list": True},
                       event_id=event_id)
         for name, email in TRAINING_WAITING:
