@@ -154,7 +154,7 @@ def coordinator_event(event_id, coordinator):
     return web.html(render_page(
         "coordinator/event.html", coordinator=coordinator, event=event, summary=events.summary(event),
         registrations=regs, positions=events.waiting_positions(event_id), when=events.when(event),
-        where=events.where(event), notice=NOTICES.get(notice, "")))
+        where=events.where(event), notice=NOTICES.get(notice, ""), modes=events.MODES))
 
 
 NOTICES = {"saved": "The event is saved. Attendees were told of any change of time or place.",
