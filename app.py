@@ -3,6 +3,7 @@ from chalice import Chalice
 
 from chalicelib import web
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
+from chalicelib.routes import events as event_routes
 
 app = Chalice(app_name="peerpost")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
@@ -10,6 +11,7 @@ app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(public.bp)
 app.register_blueprint(subscription_routes.bp)
 app.register_blueprint(coordinator.bp)
+app.register_blueprint(event_routes.bp)
 
 
 @app.middleware("http")
@@ -29,3 +31,24 @@ def purge_expired_signups(event):
     from chalicelib import subscriptions
 
     subscriptions.purge_expired_pending()
+
+
+@app.schedule("rate(5 minutes)")
+def pass_on_expired_offers(event):
+    from chalicelib import events
+
+    events.pass_on_expired_offers()
+
+
+@app.schedule("rate(15 minutes)")
+def send_event_reminders(event):
+    from chalicelib import events
+
+    events.send_reminders()
+
+
+@app.schedule("rate(1 day)")
+def anonymise_past_attendees(event):
+    from chalicelib import events
+
+    events.anonymise_past()

@@ -41,5 +41,8 @@ def seed_subscribers() -> None:
 
 
 def seed() -> None:
+    from localdev.demo_events import seed_events
+
     seed_coordinator()
     seed_subscribers()
+    seed_events()
