@@ -2,7 +2,7 @@
 from chalice import Chalice
 
 from chalicelib import web
-from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
+from chalicelib.routes import coordinator, public, stories as story_routes, subscriptions as subscription_routes
 
 app = Chalice(app_name="peerpost")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
@@ -10,6 +10,7 @@ app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(public.bp)
 app.register_blueprint(subscription_routes.bp)
 app.register_blueprint(coordinator.bp)
+app.register_blueprint(story_routes.bp)
 
 
 @app.middleware("http")
@@ -29,3 +30,10 @@ def purge_expired_signups(event):
     from chalicelib import subscriptions
 
     subscriptions.purge_expired_pending()
+
+
+@app.schedule("rate(1 day)")
+def story_retention(event):
+    from chalicelib import stories
+
+    stories.apply_retention()
