@@ -430,3 +430,16 @@ def test_a_stale_change_is_refused_not_interleaved(client, outbox):
     with pytest.raises(Conflict):
         stories._commit(stale, story_id, {"status": "in_review"}, ledger={"event": "changed"})
     assert [e["event"] for e in stories.get(story_id)["consent_history"]] == ["given", "narrowed"]
+
+
+def test_demo_stories_cover_the_states_a_coordinator_meets(client, outbox):
+    from chalicelib import stories
+    from localdev import demo_stories
+
+    demo_stories.seed_stories()
+    counts = stories.counts_by_status()
+    assert (counts["published"], counts["awaiting_approval"], counts["new"]) == (2, 1, 1)
+    assert [s.attribution for s in stories.shareable_for("newsletter")] in (["Amira", "Anonymous"], ["Anonymous", "Amira"])
+    assert [s.attribution for s in stories.shareable_for("social")] == ["Anonymous"]
+    assert stories.shareable_for("reports") == []  # Daniel's edited version awaits his approval
+    assert len(outbox.to("safeguarding@peerpost.example.org")) == 1
