@@ -362,7 +362,7 @@ def withdraw(story_id: str, actor: str = "contributor", method: str = "contribut
     _erase(story, "withdrawn", actor, method)
     count("StoriesWithdrawn")
     logger().info("story withdrawn", extra={"story_id": story_id, "method": method})
-    if email and actor == "contributor":
+    if email:
         emails.send(email, "story_withdrawn", "Your story has been withdrawn", purpose="story-withdrawn")
 
 
@@ -390,10 +390,12 @@ def set_status(story_id: str, status: str) -> dict:
         if int(story.get("approved_version") or 0) != int(story["current_version"]):
             raise Conflict("The contributor has not approved the latest version yet.")
     fields = {"status": status, **keys.story_index(status, story["created_at"], story_id)}
+    remove: tuple[str, ...] = ()
     if status == "published":
         fields["published_at"] = clock.iso()
         fields["published_version"] = int(story["current_version"])
-    _commit(story, story_id, fields)
+        remove = ("retention_flagged_at",) if story.get("retention_flagged_at") else ()
+    _commit(story, story_id, fields, remove=remove)
     count(f"Stories{status.title().replace('_', '')}")
     return get(story_id)
 

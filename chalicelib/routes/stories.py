@@ -6,7 +6,7 @@ import json
 from chalice import Blueprint, Response
 
 from chalicelib import consent, stories, web
-from chalicelib.errors import Conflict, NotFound, RateLimited, ValidationError
+from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, ValidationError
 from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
@@ -39,10 +39,28 @@ def new_story():
     return _story_form({}, {})
 
 
+# Past the shared body limit a story would be lost behind an error page; read it anyway (API Gateway
+# caps requests at 10 MB) so the length check can re-show it beside its error.
+STORY_FORM_MAX_BYTES = 2 * 1024 * 1024
+
+
+def _story_body(request) -> dict:
+    from urllib.parse import parse_qs
+
+    try:
+        return web.body(request)
+    except PayloadTooLarge:
+        raw = request.raw_body or b""
+        if len(raw) > STORY_FORM_MAX_BYTES or web.content_type(request) != "application/x-www-form-urlencoded":
+            raise
+        fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=200)
+        return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+
+
 @web.route(bp, "/stories/new", methods=["POST"])
 def submit_story():
     request = bp.current_request
-    data = web.body(request)
+    data = _story_body(request)
     if data.get("website"):  # the honeypot: answer exactly as for a person, keep nothing
         return web.html(render_page("message.html", title=THANKS[0], message=THANKS[1]))
     try:

@@ -121,6 +121,13 @@ def test_oversized_story_is_refused_but_kept(client, outbox):
     assert long_text.strip() in response.body.decode()
 
 
+def test_a_story_larger_than_any_form_is_still_shown_back(client, outbox):
+    huge = "All of it. " * 30000  # ~330 kB, past the shared 256 kB body limit
+    response = submit(client, text=huge)
+    assert response.status_code == 400
+    assert "Please shorten it" in response.body.decode() and huge.strip() in response.body.decode()
+
+
 def test_html_is_kept_as_text_and_escaped_everywhere(client, coordinator, outbox):
     from chalicelib import stories
 
@@ -368,6 +375,7 @@ def test_coordinator_can_withdraw_on_request(client, coordinator, outbox):
     story = stories.get(story_id)
     assert story["status"] == "withdrawn" and story["consent_history"][-1]["method"] == "on-request"
     assert stories.shareable_for("newsletter") == []
+    assert outbox.to("robin@example.org")[-1]["Subject"] == "Your story has been withdrawn"
 
 
 def test_retention_flags_then_erases_unless_kept(client, coordinator, outbox):
