@@ -192,7 +192,8 @@ def load(story_id: str) -> dict | None:
 
     if not story_id or len(story_id) > 64:
         return None
-    kwargs = {"KeyConditionExpression": Key("PK").eq(keys.story_partition(story_id))}
+    # Strongly consistent: a withdrawal or narrowing must hold for the very next render.
+    kwargs = {"KeyConditionExpression": Key("PK").eq(keys.story_partition(story_id)), "ConsistentRead": True}
     items = []
     while True:
         page = aws.table().query(**kwargs)
@@ -468,12 +469,31 @@ def shareable(story_id: str, channel: str) -> SharedStory | None:
 
 
 def shareable_for(channel: str) -> list[SharedStory]:
+    """Every story the channel may use now. The index only finds candidates; each story's META and
+    consented version are then read strongly consistently, in batches, and decided like any render."""
+    ids = [item["story_id"] for status in consent.SHAREABLE_STATUSES for item in iter_by_status(status)]
+    metas = _batch_get([keys.story(i) for i in ids])
+    wanted = [keys.story_version(m["story_id"], int(m["consent"]["version"])) for m in metas
+              if (m.get("consent") or {}).get("version") is not None]
+    versions: dict[str, list[dict]] = {}
+    for version in _batch_get(wanted):
+        versions.setdefault(version["story_id"], []).append(version)
     found = []
-    for status in consent.SHAREABLE_STATUSES:
-        for item in iter_by_status(status):
-            shared = shareable(item["story_id"], channel)
-            if shared:
-                found.append(shared)
+    for meta in sorted(metas, key=lambda m: (m.get("published_at", ""), m["story_id"]), reverse=True):
+        shared = consent.decide({**meta, "versions": versions.get(meta["story_id"], [])}, channel)
+        if shared:
+            found.append(shared)
+    return found
+
+
+def _batch_get(wanted: list[dict]) -> list[dict]:
+    found: list[dict] = []
+    for start in range(0, len(wanted), 100):
+        request = {get_settings().table_name: {"Keys": wanted[start:start + 100], "ConsistentRead": True}}
+        while request:
+            response = aws.table().meta.client.batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(get_settings().table_name, []))
+            request = response.get("UnprocessedKeys") or None
     return found
 
 
