@@ -353,6 +353,31 @@ def approve_version(story_id: str, number: int) -> dict:
     return get(story_id)
 
 
+def keep_my_version(story_id: str, number: int) -> dict:
+    """The contributor declines edited version `number`: their last approved words come back as a new
+    version (history is never rewritten), already approved by them, and the story returns to review."""
+    story = get(story_id)
+    latest, mine = current(story), approved(story)
+    if story["status"] != "awaiting_approval" or latest is None or mine is None or int(latest["number"]) != int(number):
+        raise Conflict("There is no edited version waiting for your answer, or it has changed since you "
+                       "opened this page. Please reload the page.")
+    now, old = clock.iso(), story["consent"]
+    new_number = int(latest["number"]) + 1
+    restored = {**_version_item(story_id, new_number, mine["title"], mine["text"],
+                                tuple(mine.get("content_notes") or ()), "contributor", now),
+                "restored_from": int(mine["number"])}
+    _commit(story, story_id, {
+        "current_version": new_number, "approved_version": new_number, "title": mine["title"], "status": "in_review",
+        **keys.story_index("in_review", story["created_at"], story_id),
+        "consent": {**old, "version": new_number, "given_at": now, "method": "contributor-link"},
+    }, puts=(restored,), ledger={
+        "event": "edit-declined", "at": now, "actor": "contributor", "method": "contributor-link",
+        "level": old["level"], "channels": list(old["channels"]), "wording_version": old["wording_version"],
+        "version": new_number})
+    count("StoryEditsDeclined")
+    return get(story_id)
+
+
 def withdraw(story_id: str, actor: str = "contributor", method: str = "contributor-link") -> None:
     """Withdraw consent: the story leaves every channel at once; its words, name and email are erased and a
     minimal ledger entry (id, dates, withdrawn) remains."""

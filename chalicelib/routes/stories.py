@@ -127,6 +127,17 @@ def my_story_approve(token):
     return _contributor_page(token, notice="Thank you. You have approved the edited version.")
 
 
+@web.route(bp, "/stories/mine/{token}/keep-mine", methods=["POST"])
+def my_story_keep_mine(token):
+    data = web.body(bp.current_request)
+    try:
+        number = int(str(data.get("version", "")))
+    except ValueError as exc:
+        raise Conflict("Please reload the page and try again.") from exc
+    stories.keep_my_version(stories.story_id_from_token(token), number)
+    return _contributor_page(token, notice="We will keep your words as you wrote them. The edit will not be used.")
+
+
 @web.route(bp, "/stories/mine/{token}/withdraw", methods=["POST"])
 def my_story_withdraw(token):
     data = web.body(bp.current_request)

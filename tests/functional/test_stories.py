@@ -288,6 +288,26 @@ def test_an_edit_is_a_new_version_that_needs_the_contributors_approval(client, c
     assert events == [("given", 1), ("version-approved", 2)]
 
 
+def test_contributor_can_decline_an_edit_and_keep_their_words(client, coordinator, outbox):
+    from chalicelib import stories
+
+    story_id = published(client, coordinator)
+    coord_post(client, coordinator, f"/coordinator/stories/{story_id}/versions",
+               {"title": "Finding my people", "text": "A shorter version."})
+    path = contributor_path(outbox)
+    assert b"No thanks, keep my version" in client.http.get(path).body
+    assert client.http.post(path + "/keep-mine", headers=FORM, body=form({"version": "1"})).status_code == 409
+    assert client.http.post(path + "/keep-mine", headers=FORM, body=form({"version": "2"})).status_code == 200
+    story = stories.get(story_id)
+    assert [(int(v["number"]), v["text"], bool(v["approved_at"])) for v in story["versions"]] == [
+        (1, STORY["text"], True), (2, "A shorter version.", False), (3, STORY["text"], True)]
+    assert story["status"] == "in_review" and story["consent_history"][-1]["event"] == "edit-declined"
+    for status in ("approved", "published"):
+        assert coord_post(client, coordinator, f"/coordinator/stories/{story_id}/status",
+                          {"status": status}).status_code == 200
+    assert stories.shareable(story_id, "newsletter").text == STORY["text"]
+
+
 def test_edit_with_errors_reshows_what_the_coordinator_typed(client, coordinator, outbox):
     submit(client)
     story_id = only_story_id()

@@ -90,6 +90,7 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("edit"), words.filter(lambda w: w.strip())),
     st.tuples(st.just("approve")),
     st.tuples(st.just("approve_stale")),
+    st.tuples(st.just("keep_mine")),
     st.tuples(st.just("status"), st.sampled_from(["in_review", "approved", "published", "rejected"])),
     st.tuples(st.just("publish")),
     st.tuples(st.just("publish")),
@@ -132,6 +133,11 @@ def test_random_histories_through_the_service(level, channels, name, history):
                 elif step[0] == "approve":
                     stories.approve_version(story_id, model["latest"])
                     model["approved_texts"][model["latest"]] = model["texts"][model["latest"]]
+                elif step[0] == "keep_mine":
+                    stories.keep_my_version(story_id, model["latest"])
+                    restored = model["approved_texts"][max(model["approved_texts"])]
+                    model["latest"] += 1
+                    model["approved_texts"][model["latest"]] = restored
                 elif step[0] == "approve_stale":
                     stories.approve_version(story_id, model["latest"] - 1)
                 elif step[0] == "status":
