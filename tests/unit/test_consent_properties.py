@@ -55,6 +55,11 @@ def allowed_attributions(level: str, name: str) -> set[str]:
     return {"Anonymous"}
 
 
+def unquoted(cell: str) -> set[str]:
+    """A CSV cell as typed, allowing for the quote that neutralises spreadsheet formulas."""
+    return {cell, cell[1:]} if cell.startswith("'") else {cell}
+
+
 @settings(max_examples=600)
 @given(stored_stories(), st.sampled_from([*CHANNELS, "billboard", ""]))
 def test_decide_never_shows_more_than_was_agreed(story, channel):
@@ -166,6 +171,17 @@ def test_random_histories_through_the_service(level, channels, name, history):
                 assert shared.version == model["latest"]
                 assert shared.text == model["approved_texts"][shared.version]
                 event("a story was shared")
+        # The exports for social media and reports are renders too: same rules, read from the CSV.
+        import csv
+        import io
+
+        for channel in CHANNELS:
+            rows = list(csv.DictReader(io.StringIO(stories.export_channel_csv(channel))))
+            if model["withdrawn"] or model["level"] == "private" or channel not in model["channels"]:
+                assert rows == []
+            for row in rows:
+                assert unquoted(row["attribution"]) & allowed_attributions(model["level"], name)
+                assert unquoted(row["text"]) & set(model["approved_texts"].values())
         if model["withdrawn"]:
             story = stories.get(story_id)
             assert story["versions"] == [] and "name" not in story
