@@ -4,6 +4,7 @@ from chalice import Chalice
 from chalicelib import web
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
 from chalicelib.routes import events as event_routes
+from chalicelib.routes import stories as story_routes
 
 app = Chalice(app_name="peerpost")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
@@ -12,6 +13,7 @@ app.register_blueprint(public.bp)
 app.register_blueprint(subscription_routes.bp)
 app.register_blueprint(coordinator.bp)
 app.register_blueprint(event_routes.bp)
+app.register_blueprint(story_routes.bp)
 
 
 @app.middleware("http")
@@ -52,3 +54,10 @@ def anonymise_past_attendees(event):
     from chalicelib import events
 
     events.anonymise_past()
+
+
+@app.schedule("rate(1 day)")
+def story_retention(event):
+    from chalicelib import stories
+
+    stories.apply_retention()

@@ -65,6 +65,10 @@ def stories_by_status(status: str) -> str:
     return f"STORIES#{status}"
 
 
+def story_index(status: str, created_at: str, story_id: str) -> dict:
+    return {"GSI1PK": stories_by_status(status), "GSI1SK": f"{created_at}#{story_id}"}
+
+
 # Events, their registrations and waiting list.
 def event(event_id: str) -> dict:
     return {"PK": f"EVENT#{event_id}", "SK": META}

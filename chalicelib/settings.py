@@ -58,6 +58,7 @@ class Settings:
     story_retention_flag_days: int
     story_retention_erase_days: int
     max_story_chars: int
+    story_rate_limit_per_client_per_hour: int = 10
 
     @property
     def is_local(self) -> bool:
@@ -123,6 +124,7 @@ def from_environ(env: dict | None = None) -> Settings:
         story_retention_flag_days=_int(env, "PEERPOST_STORY_RETENTION_FLAG_DAYS", 180),
         story_retention_erase_days=_int(env, "PEERPOST_STORY_RETENTION_ERASE_DAYS", 30),
         max_story_chars=_int(env, "PEERPOST_MAX_STORY_CHARS", 20000),
+        story_rate_limit_per_client_per_hour=_int(env, "PEERPOST_STORY_RATE_LIMIT_PER_CLIENT", 10),
     )
 
 

@@ -41,8 +41,10 @@ def seed_subscribers() -> None:
 
 
 def seed() -> None:
+    from localdev import demo_stories
     from localdev.demo_events import seed_events
 
     seed_coordinator()
     seed_subscribers()
     seed_events()
+    demo_stories.seed_stories()
