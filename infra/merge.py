@@ -132,7 +132,7 @@ def _environment(ses_send_rate: float) -> dict:
         "PEERPOST_LIST_ID": {"Ref": "ListId"},
         "PEERPOST_UNSUBSCRIBE_MAILTO": {"Ref": "UnsubscribeMailto"},
         "PEERPOST_SAFEGUARDING_EMAIL": {"Ref": "SafeguardingEmail"},
-        "PEERPOST_SEND_RATE_PER_SECOND": str(ses_send_rate),
+        "PEERPOST_SEND_RATE_PER_SECOND": f"{ses_send_rate:g}",
         "POWERTOOLS_SERVICE_NAME": "peerpost",
         "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingOn", "false", "true"]},
     }
