@@ -17,6 +17,14 @@ def security_headers(event, get_response):
     return web.add_security_headers(get_response(event))
 
 
+@app.middleware("all")
+def observe(event, get_response):
+    from chalicelib import observability
+
+    observability.bind(event)
+    return get_response(event)
+
+
 @app.on_sns_message(topic="peerpost-ses-events")
 def ses_events(event):
     from chalicelib import ses_events as handler
