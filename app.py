@@ -4,7 +4,9 @@ from chalice import Chalice
 from chalicelib import web
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
 
-app = Chalice(app_name="peerpost")
+# Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
+# "peerpost" logger would print every line twice, once without its structure.
+app = Chalice(app_name="peerpost", configure_logs=False)
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 
 app.register_blueprint(public.bp)

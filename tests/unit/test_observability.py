@@ -41,7 +41,8 @@ def test_every_log_line_of_an_invocation_carries_its_correlation_id_and_function
     finally:
         for handler, stream in streams:
             handler.setStream(stream)
-    line = json.loads([row for row in buffer.getvalue().splitlines() if "batch done" in row][-1])
+    # Other handlers (pytest's, other tests') may share the logger: powertools' line is the JSON one.
+    line = json.loads([row for row in buffer.getvalue().splitlines() if row.startswith("{") and "batch done" in row][-1])
     assert line["correlation_id"] == "sqs-42"
     assert line["function_name"] == "peerpost-dev-x"
     assert line["sent"] == 3 and line["service"] == "peerpost"
@@ -72,3 +73,14 @@ def test_the_log_guard_catches_addresses_names_and_story_text_sent_to_the_app(mo
 def test_the_log_guard_reads_what_peerpost_loggers_write():
     observability.logger().info("probe", extra={"note": "nothing personal"})
     assert any("probe" in line and "nothing personal" in line for line in pii_log_guard._lines)
+
+
+def test_log_lines_are_written_once_as_json_not_again_by_chalice():
+    from chalice import Chalice
+
+    from app import app
+
+    assert app.log.name == observability.logger().name
+    plain = [h for h in logging.getLogger(app.log.name).handlers
+             if getattr(h.formatter, "_fmt", None) == Chalice.FORMAT_STRING]
+    assert plain == []
