@@ -138,17 +138,22 @@ def _environment(ses_send_rate: float) -> dict:
     }
 
 
-def _baseline_policy(spec: FunctionSpec) -> dict:
+def _baseline_policy(spec: FunctionSpec, queue_ids: dict) -> dict:
     log_group = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/${{AWS::StackName}}-{spec.name}"
-    return {
-        "PolicyName": "baseline",
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": {"Fn::Sub": f"{log_group}:*"}},
-            {"Sid": "DataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-             "Resource": {"Fn::GetAtt": ["DataKey", "Arn"]}},
-        ]},
-    }
+    statements = [
+        {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": {"Fn::Sub": f"{log_group}:*"}},
+        {"Sid": "DataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": {"Fn::GetAtt": ["DataKey", "Arn"]}},
+    ]
+    if spec.kind == "sqs":
+        # SAM adds the poller's permissions only to roles it makes itself; these roles are Chalice's.
+        statements.append({
+            "Sid": "PollOwnQueue", "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                       "sqs:ChangeMessageVisibility"],
+            "Resource": {"Fn::GetAtt": [queue_ids[spec.source], "Arn"]}})
+    return {"PolicyName": "baseline", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
 
 
 # X-Ray has no resource-level permissions: "*" is the only resource these actions take.
@@ -223,7 +228,7 @@ def merge_template(specs: list[FunctionSpec], ses_send_rate: float = DEFAULT_SES
         fid = spec.logical_id
         resources[fid] = _function(spec, settings, ses_send_rate, queue_ids)
         resources[spec.role_id] = {"Properties": {"Policies": [
-            _baseline_policy(spec),
+            _baseline_policy(spec, queue_ids),
             {"PolicyName": "reviewed",
              "PolicyDocument": {"Version": "2012-10-17", "Statement": settings["Policy"]}},
             _TRACING_POLICY,

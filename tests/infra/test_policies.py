@@ -92,6 +92,10 @@ def test_queue_handlers_report_partial_failures_from_the_infra_queues(tmp_path, 
     assert event["Queue"] == {"Fn::Sub": "${SendQueue.Arn}"}
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert send["MemorySize"] == 512 and send["Timeout"] == 60
+    (baseline,) = [p for p in resources["SendBatchRole"]["Properties"]["Policies"] if p.get("PolicyName") == "baseline"]
+    (poll,) = [s for s in baseline["PolicyDocument"]["Statement"] if s["Sid"] == "PollOwnQueue"]
+    assert poll["Resource"] == {"Fn::GetAtt": ["SendQueue", "Arn"]}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(poll["Action"])
 
 
 @pytest.mark.parametrize("rate, senders", [(1, 2), (14, 3), (50, 8), (200, 30)])
