@@ -106,7 +106,21 @@ def pytest_runtest_makereport(item, call):
                            "Log ids and counts only (chalicelib/observability.py), never an address, a name or story text.")
 
 
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput["pii_log_guard"] = {"lines": _stats["lines"], "watched": len(_watched)}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    figures = getattr(node, "workeroutput", {}).get("pii_log_guard", {})
+    _stats["lines"] += figures.get("lines", 0)
+    _stats["watched"] = _stats.get("watched", 0) + figures.get("watched", 0)
+
+
 def pytest_terminal_summary(terminalreporter):
     if _stats["lines"]:
+        watched = _stats.get("watched", len(_watched))
         terminalreporter.write_line(
-            f"pii-log-guard: {_stats['lines']} captured log lines scanned, {len(_watched)} personal values watched")
+            f"pii-log-guard: {_stats['lines']} captured log lines scanned, {watched} personal values watched")
