@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -32,7 +32,6 @@ class FunctionSpec:
     name: str
     kind: str  # "api", "schedule", "sqs" or "sns"
     source: str = ""  # queue or topic name for sqs/sns
-    settings: dict = field(default_factory=dict, compare=False)
 
     @property
     def logical_id(self) -> str:
