@@ -6,7 +6,9 @@ from chalicelib.routes import coordinator, public, subscriptions as subscription
 from chalicelib.routes import events as event_routes
 from chalicelib.routes import stories as story_routes
 
-app = Chalice(app_name="peerpost")
+# Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
+# "peerpost" logger would print every line twice, once without its structure.
+app = Chalice(app_name="peerpost", configure_logs=False)
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 
 app.register_blueprint(public.bp)
@@ -19,6 +21,14 @@ app.register_blueprint(story_routes.bp)
 @app.middleware("http")
 def security_headers(event, get_response):
     return web.add_security_headers(get_response(event))
+
+
+@app.middleware("all")
+def observe(event, get_response):
+    from chalicelib import observability
+
+    observability.bind(event)
+    return get_response(event)
 
 
 @app.on_sns_message(topic="peerpost-ses-events")
