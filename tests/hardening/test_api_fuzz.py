@@ -36,8 +36,8 @@ def test_no_input_produces_a_server_error(peerpost):
     token = bearer_token(peerpost.base)
     result = subprocess.run(
         [str(SCHEMATHESIS), "run", f"{peerpost.base}/openapi.json", "--url", peerpost.base,
-         "--checks", "not_a_server_error", "--max-examples", "40", "--seed", "20261122",
+         "--checks", "not_a_server_error", "--max-examples", "20", "--seed", "20261122",
          "--request-timeout", "10", "-H", f"Authorization: Bearer {token}"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
