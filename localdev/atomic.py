@@ -1,8 +1,9 @@
-"""Give moto's threaded server DynamoDB's guarantee that each write is atomic.
+"""Give moto's threaded server DynamoDB's guarantee that each operation is atomic.
 
 Real DynamoDB evaluates a condition and applies the write as one step; moto's server runs
-requests on threads with no such lock, so concurrent conditional writes could both pass.
-Serialising moto's write operations restores the semantics PeerPost's capacity checks rely on.
+requests on threads with no such lock, so concurrent conditional writes could both pass, and a
+query iterating a table while another thread writes fails ("dictionary changed size during
+iteration"). Serialising moto's DynamoDB operations restores the semantics PeerPost relies on.
 """
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import functools
 import threading
 
 _lock = threading.RLock()
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
+               "get_item", "query", "scan", "batch_get_item", "transact_get_items", "update_time_to_live")
 
 
 def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
-    for name in _WRITES:
+    for name in _OPERATIONS:
+        if not hasattr(DynamoDBBackend, name):
+            continue
         original = getattr(DynamoDBBackend, name)
         if getattr(original, "_peerpost_atomic", False):
             continue
