@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -55,10 +56,12 @@ def peerpost():
     env = {**os.environ, "PEERPOST_DEMO_COORDINATOR_EMAIL": COORDINATOR[0],
            "PEERPOST_DEMO_COORDINATOR_PASSWORD": COORDINATOR[1]}
     env.pop("AWS_ENDPOINT_URL", None)
+    # A file, not a pipe: nobody reads a pipe while tests run, and a full one would stall the server.
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "localdev", "--port", str(port), "--outbox-port", str(outbox_port),
          "--moto-port", str(moto_port), "--tick", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -68,7 +71,8 @@ def peerpost():
             break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(process.stdout.read())
+                log.seek(0)
+                raise RuntimeError(log.read())
             time.sleep(0.2)
     else:
         process.kill()
@@ -79,6 +83,7 @@ def peerpost():
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
