@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import aws, claims, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
+from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
@@ -212,6 +213,22 @@ def all_events() -> list[dict]:
 def _local_to_utc(day: str, at: str) -> datetime:
     moment = datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=LONDON)
     return moment.astimezone(timezone.utc)
+
+
+EVENT_MODEL = Model("Event", (
+    Field("title", required=True, max_length=MAX_TITLE),
+    Field("audience", required=True, max_length=MAX_TEXT, description="Who the event is for"),
+    Field("venue", max_length=MAX_TEXT),
+    Field("contact", max_length=MAX_TEXT, description="How to reach the coordinator (mode 'contact')"),
+    Field("online_url", max_length=500, format="uri", description="Shown only to confirmed attendees"),
+    Field("tbc", max_length=5, description="'yes' when the date is to be confirmed"),
+    Field("date", max_length=10, format="date", description="Europe/London date, YYYY-MM-DD"),
+    Field("start_time", max_length=5, description="Europe/London time, HH:MM"),
+    Field("end_time", max_length=5, description="Europe/London time, HH:MM"),
+    Field("capacity", max_length=5, description="Number of places, 1 to 10000; empty for no limit"),
+    Field("mode", enum=tuple(MODES)),
+    Field("waiting_list", max_length=5, description="'yes' to keep a waiting list when full"),
+))
 
 
 def parse_event(data: dict) -> dict:

@@ -11,6 +11,7 @@ from typing import Iterator
 from chalicelib import aws, claims, clock, consent, emails, keys, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
 from chalicelib.errors import Conflict, NotFound, RateLimited, ValidationError
+from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.settings import get_settings
 
@@ -88,6 +89,19 @@ def _check_consent(level: str, channels_raw, name: str, errors: dict) -> tuple[s
     if level in ("first_name", "full_name") and not name:
         errors["name"] = "Add your name, or choose to share anonymously."
     return channels
+
+
+STORY_MODEL = Model("Story", (
+    Field("title", required=True, max_length=MAX_TITLE),
+    Field("text", required=True, description="The story, plain text"),
+    Field("name", max_length=MAX_NAME),
+    Field("email", max_length=254, format="email", description="For the receipt and the private link"),
+    Field("content_notes", max_length=MAX_NOTES),
+    Field("level", required=True, enum=consent.LEVELS),
+    Field("channels", "array", enum=consent.CHANNELS, max_length=len(consent.CHANNELS)),
+    Field("consent", "boolean", required=True, description="Explicit consent to process health information"),
+    Field("consent_version", max_length=64),
+))
 
 
 def parse_submission(data: dict) -> Submission:

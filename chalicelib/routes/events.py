@@ -199,14 +199,17 @@ def registrations_csv(event_id, coordinator):
         "Content-Disposition": f'attachment; filename="peerpost-event-{event_id}.csv"'})
 
 
-@web.route(bp, "/api/coordinator/events", methods=["POST"], coordinator=True)
+@web.route(bp, "/api/coordinator/events", methods=["POST"], coordinator=True,
+           model=events.EVENT_MODEL, responses=(201, 400, 401, 403))
 def api_create_event(coordinator):
+    """Create an event"""
     event = events.create(events.parse_event(web.body(bp.current_request)))
     return web.json_response(events.summary(event), status=201)
 
 
-@web.route(bp, "/api/coordinator/events/{event_id}", coordinator=True)
+@web.route(bp, "/api/coordinator/events/{event_id}", coordinator=True, responses=(200, 401, 403, 404))
 def api_event(event_id, coordinator):
+    """An event's counts, registrations and waiting list"""
     event = events.get_or_404(event_id)
     positions = events.waiting_positions(event_id)
     return web.json_response({**events.summary(event), "registrations": [

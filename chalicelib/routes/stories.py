@@ -72,8 +72,10 @@ def submit_story():
     return web.html(render_page("message.html", title=THANKS[0], message=THANKS[1]))
 
 
-@web.route(bp, "/api/stories", methods=["POST"], content_types=["application/json"])
+@web.route(bp, "/api/stories", methods=["POST"], content_types=["application/json"],
+           model=stories.STORY_MODEL, responses=(202, 400, 413, 429))
 def submit_story_api():
+    """Submit a story with its consent level and channels"""
     request = bp.current_request
     data = web.body(request)
     if not data.get("website"):

@@ -171,7 +171,7 @@ def test_json_api_accepts_a_story(client, outbox):
     response = client.http.post("/api/stories", headers=JSON, body=as_json({**STORY, "consent": True}))
     assert response.status_code == 202
     assert stories.counts_by_status()["new"] == 1
-    bad = client.http.post("/api/stories", headers=JSON, body=as_json({**STORY, "title": ""}))
+    bad = client.http.post("/api/stories", headers=JSON, body=as_json({**STORY, "consent": True, "title": ""}))
     assert bad.status_code == 400 and "title" in json.loads(bad.body)["fields"]
 
 
