@@ -40,5 +40,8 @@ def seed_subscribers() -> None:
 
 
 def seed() -> None:
+    from localdev import demo_newsletter
+
     seed_coordinator()
     seed_subscribers()
+    demo_newsletter.seed()
