@@ -403,8 +403,9 @@ def handle_send(event: dict, context) -> dict:
         receives = int(record.attributes.approximate_receive_count or 1)
         send_batch(body["issue_id"], body["recipients"], receives, remaining)
 
-    return process_partial_response(event=event, record_handler=one, processor=BatchProcessor(EventType.SQS),
-                                    context=context)
+    # Even when every record fails, report them one by one rather than raise: the outcome is the same.
+    processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=one, processor=processor, context=context)
 
 
 # ---------------------------------------------------------------- previews and test sends
