@@ -126,6 +126,9 @@ def _new_id(issue_date: str) -> str:
 
 
 def create(issue: dict, by: str) -> dict:
+    from chalicelib.newsletter import compile_issue
+
+    issue = compile_issue(issue)
     issue_id = _new_id(issue["date"])
     now = clock.iso()
     item = {**keys.issue(issue_id), **keys.issue_index(issue["date"], issue_id), "issue_id": issue_id, **issue,
@@ -146,14 +149,19 @@ def update(issue_id: str, issue: dict, by: str) -> dict:
     """Edit a draft. Any edit withdraws an earlier approval: the approver saw different words."""
     from botocore.exceptions import ClientError
 
+    from chalicelib.newsletter import compile_issue
+
+    issue = compile_issue(issue)
     try:
         aws.table().update_item(
             Key=keys.issue(issue_id),
-            UpdateExpression=("SET title = :t, #d = :d, introduction = :i, sections = :s, requires_approval = :r, "
+            UpdateExpression=("SET title = :t, #d = :d, introduction = :i, introduction_html = :ih, "
+                              "introduction_text = :it, sections = :s, requires_approval = :r, "
                               "updated_by = :by, updated_at = :now, GSI1SK = :sk REMOVE approved_by, approved_at"),
             ConditionExpression="attribute_exists(PK) AND #s = :draft",
             ExpressionAttributeNames={"#d": "date", "#s": "status"},
             ExpressionAttributeValues={":t": issue["title"], ":d": issue["date"], ":i": issue["introduction"],
+                                       ":ih": issue["introduction_html"], ":it": issue["introduction_text"],
                                        ":s": issue["sections"], ":r": issue["requires_approval"], ":by": by,
                                        ":now": clock.iso(), ":draft": "draft",
                                        ":sk": keys.issue_index(issue["date"], issue_id)["GSI1SK"]},
