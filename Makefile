@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 # Lambda supports Python 3.13 for years to come; chalice picks the runtime from this interpreter.
-PYTHON_313 := $(shell command -v python3.13 2>/dev/null || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+PYTHON_313 := $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 $$(command -v python3.13); do \
+  "$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: run test test-fast browser-deps bench clean
 
@@ -18,7 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@$(PY) -c "import chalice, moto, mjml, playwright" && touch $(STAMP)
 
-browser-deps:
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --silent && touch $@
+
+browser-deps: node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }

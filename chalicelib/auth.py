@@ -14,10 +14,13 @@ from http.cookies import SimpleCookie
 
 from chalicelib import aws, clock, keys, ratelimit, tokens
 from chalicelib.errors import Forbidden, Unauthorised, ValidationError
+from chalicelib.models import Field, Model
 from chalicelib.secrets import keyed_hash, signing_secret
 from chalicelib.settings import get_settings
 
 SESSION_COOKIE = "pp_session"
+SIGN_IN_MODEL = Model("SignIn", (Field("email", required=True, max_length=254, format="email"),
+                                 Field("password", required=True, max_length=1024)))
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _DUMMY_SALT = b"peerpost-dummy-salt"
 
@@ -43,7 +46,8 @@ def _email_id(email: str) -> str:
 
 def create_coordinator(email: str, password: str, name: str = "") -> None:
     if len(password) < 10:
-        raise ValidationError({"password": "Use at least 10 characters."})
+        # An error message keyed by field name, not a password.
+        raise ValidationError({"password": "Use at least 10 characters."})  # nosec B105
     salt = pysecrets.token_bytes(16)
     aws.table().put_item(
         Item={
@@ -109,8 +113,8 @@ def token_from_request(request) -> str:
     cookie = SimpleCookie()
     try:
         cookie.load(request.headers.get("cookie") or "")
-    except Exception:  # a mangled cookie header is simply no credential  # nosec B110
-        return ""
+    except Exception:  # nosec B110
+        return ""  # a mangled cookie header is simply no credential
     morsel = cookie.get(SESSION_COOKIE)
     return morsel.value if morsel else ""
 

@@ -138,7 +138,8 @@ class SesSender:
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code in THROTTLE_CODES:
-                    self._sleep(min(20.0, 0.2 * 2**attempt) * (0.5 + random.random() / 2))  # nosec B311 - jitter
+                    # Jitter spreads retries; it needs no cryptographic randomness.
+                    self._sleep(min(20.0, 0.2 * 2**attempt) * (0.5 + random.random() / 2))  # nosec B311
                     continue
                 if code in {"MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException",
                             "AccountSuspendedException", "SendingPausedException"}:

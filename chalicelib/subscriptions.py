@@ -8,6 +8,7 @@ from typing import Iterator
 
 from chalicelib import aws, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import ExpiredToken, NotFound, ValidationError
+from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
@@ -28,6 +29,16 @@ PREFERENCES_LINK_DAYS = 90
 MAX_NAME = 80
 # Suppressed for these reasons, an address gets no mail at all, not even a confirmation.
 HARD_SUPPRESSION = {"bounce", "complaint"}
+
+
+SUBSCRIBE_MODEL = Model("Subscribe", (
+    Field("email", required=True, max_length=254, format="email"),
+    Field("first_name", max_length=MAX_NAME),
+    Field("topics", "array", required=True, max_length=len(TOPICS), enum=tuple(TOPICS)),
+    Field("consent", "boolean", required=True, description="Agreement to the wording of consent_version"),
+    Field("consent_version", max_length=64, enum=tuple(CONSENT_WORDING)),
+))
+MANAGE_LINK_MODEL = Model("ManageLink", (Field("email", required=True, max_length=254, format="email"),))
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,12 @@ def normalise_email(raw: str) -> str:
         raise ValidationError({"email": "Enter a valid email address, like name@example.org."}) from exc
 
 
+def clean_name(raw) -> str:
+    from chalicelib.rendering import strip_controls
+
+    return " ".join(strip_controls(str(raw or "")).split())
+
+
 def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
     errors: dict[str, str] = {}
     email = ""
@@ -65,7 +82,7 @@ def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
         email = normalise_email(str(data.get("email", "")))
     except ValidationError as exc:
         errors.update(exc.errors)
-    first_name = " ".join(str(data.get("first_name", "")).split())
+    first_name = clean_name(data.get("first_name"))
     if len(first_name) > MAX_NAME:
         errors["first_name"] = f"Use at most {MAX_NAME} characters."
     topics = data.get("topics", [])
@@ -189,7 +206,11 @@ def confirm(token: str) -> dict:
 
 
 def _from_preferences_token(token: str) -> tuple[str, dict]:
-    sid = tokens.verify("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+    try:
+        sid = tokens.verify("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+    except ExpiredToken as exc:
+        raise ExpiredToken("This preferences link has expired. Ask for a new one at /preferences "
+                           "and we will email it to you.") from exc
     item = _get(sid)
     if not item or item["status"] == "pending":
         raise NotFound("We could not find a subscription for this link. It may have been erased.")
@@ -202,7 +223,7 @@ def preferences(token: str) -> dict:
 
 def update_preferences(token: str, data: dict) -> dict:
     sid, item = _from_preferences_token(token)
-    first_name = " ".join(str(data.get("first_name", "")).split())
+    first_name = clean_name(data.get("first_name"))
     topics = data.get("topics", [])
     topics = list(dict.fromkeys([topics] if isinstance(topics, str) else list(topics or [])))
     errors = {}
@@ -369,3 +390,18 @@ def purge_expired_pending() -> int:
                                     ExpressionAttributeValues={":pending": "pending"})
             purged += 1
     return purged
+
+
+def send_manage_link(raw_email: str, client: str) -> None:
+    """Email a fresh preferences link, if the address is subscribed. The caller always sees the same."""
+    settings = get_settings()
+    email = normalise_email(raw_email)
+    ratelimit.enforce("manage-link-client", client, settings.rate_limit_per_client_per_hour)
+    if not ratelimit.allow("manage-link-address", email, settings.rate_limit_per_address_per_hour):
+        return
+    sid = email_id(email)
+    item = _get(sid)
+    if not item or item["status"] != "confirmed" or is_suppressed(sid):
+        return
+    emails.send(item["email"], "manage_link", "Your #PeerTalk preferences link", purpose="manage-link",
+                first_name=item.get("first_name", ""), **links(sid))

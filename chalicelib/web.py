@@ -130,13 +130,15 @@ def error_response(request, error: PeerPostError) -> Response:
     return html(page, status=error.status)
 
 
-def _guarded(view: Callable, current_request: Callable, coordinator: bool) -> Callable:
+def _guarded(view: Callable, current_request: Callable, coordinator: bool, model) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         request = current_request()
         try:
             if coordinator:
                 kwargs["coordinator"] = _require_coordinator(request)
+            if model is not None and is_json(request):
+                model.check(body(request))
             return view(*args, **kwargs)
         except PeerPostError as error:
             if isinstance(error, Unauthorised) and not wants_json(request) and request.method == "GET":
@@ -162,16 +164,26 @@ def _require_coordinator(request):
 
 
 def route(blueprint, path: str, methods: list[str] | None = None,
-          content_types: list[str] | None = None, coordinator: bool = False):
+          content_types: list[str] | None = None, coordinator: bool = False,
+          model=None, responses: tuple[int, ...] = ()):
     """Register a view on a blueprint with domain errors mapped to HTTP; forms and JSON accepted.
 
     coordinator=True: only a signed-in coordinator gets through (the view receives `coordinator`),
     and state-changing cookie requests must carry the CSRF token.
+    model: a models.Model that JSON bodies are checked against; paths under /api/ (and routes with a
+    model) are listed in the OpenAPI document with `responses`.
     """
 
     def register(view: Callable) -> Callable:
-        wrapped = _guarded(view, lambda: blueprint.current_request, coordinator)
+        from chalicelib.models import REGISTRY, Operation
+
+        wrapped = _guarded(view, lambda: blueprint.current_request, coordinator, model)
         blueprint.route(path, methods=methods or ["GET"], content_types=content_types or ALL_TYPES)(wrapped)
+        if path.startswith("/api/") or model is not None:
+            for method in methods or ["GET"]:
+                summary = (view.__doc__ or view.__name__.replace("_", " ")).strip().splitlines()[0]
+                codes = responses or ((200, 400, 401, 403) if coordinator else (200, 400))
+                REGISTRY.append(Operation(path, method, summary, model, codes, coordinator))
         return view
 
     return register

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import secrets
 import signal
@@ -10,10 +11,33 @@ import threading
 import time
 
 
+def _request_handler():
+    from chalice.local import ChaliceRequestHandler
+
+    class LocalRequestHandler(ChaliceRequestHandler):
+        """API Gateway answers methods no route has with 405; Python's HTTP server would say 501."""
+
+        def _not_allowed(self) -> None:
+            body = b'{"message": "Method not allowed"}'
+            self.send_response(405)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def __getattr__(self, name: str):
+            if name.startswith("do_"):  # TRACE, CONNECT, QUERY, anything no route serves
+                return self._not_allowed
+            raise AttributeError(name)
+
+    return LocalRequestHandler
+
+
 def configure_environment(args) -> None:
     """Point boto3 at moto and PeerPost at local settings, before anything builds a client."""
+    # moto accepts any credentials; these dummies keep boto3 from looking for real ones.
     os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",  # nosec B105
         "AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-west-2",
         "AWS_ENDPOINT_URL": f"http://{args.host}:{args.moto_port}",
         "PEERPOST_STAGE": "local",
@@ -63,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import app
 
+    RequestHandler = _request_handler()
+
     config = Config.create(chalice_stage="local", app_name="peerpost", lambda_timeout=300)
     api = create_local_server(app, config, args.host, args.port)
+    api.server.RequestHandlerClass = functools.partial(RequestHandler, app_object=api.app_object, config=config)
     threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
     outbox_server = outbox.serve(args.host, args.outbox_port, "eu-west-2")
     runner = Runner(app, session, tick_seconds=args.tick)

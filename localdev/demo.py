@@ -6,7 +6,8 @@ import os
 from chalicelib import auth, aws, clock, keys, subscriptions
 
 DEFAULT_COORDINATOR_EMAIL = "coordinator@peerpost.example.org"
-DEFAULT_COORDINATOR_PASSWORD = "peerpost-demo-2026"
+# Local demo only (printed at start); deployed coordinators are created with their own password.
+DEFAULT_COORDINATOR_PASSWORD = "peerpost-demo-2026"  # nosec B105
 DEMO_SUBSCRIBERS = [
     ("amira@example.org", "Amira", ["newsletter", "events"]),
     ("ben@example.org", "Ben", ["newsletter"]),

@@ -38,12 +38,15 @@ def sign_in():
     return web.redirect(_safe_next(str(data.get("next", ""))), headers={"Set-Cookie": auth.session_cookie(token)})
 
 
-@web.route(bp, "/api/coordinator/sessions", methods=["POST"], content_types=["application/json"])
+@web.route(bp, "/api/coordinator/sessions", methods=["POST"], content_types=["application/json"],
+           model=auth.SIGN_IN_MODEL, responses=(201, 400, 429))
 def api_sign_in():
+    """Sign in as a coordinator and receive a bearer token"""
     request = bp.current_request
     data = web.body(request)
     token = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
-    return web.json_response({"token": token, "token_type": "Bearer"}, status=201)
+    # "Bearer" names the token scheme; it is not a credential.
+    return web.json_response({"token": token, "token_type": "Bearer"}, status=201)  # nosec B105
 
 
 @web.route(bp, "/coordinator/sign-out", methods=["POST"], coordinator=True)
@@ -73,4 +76,5 @@ def subscribers_csv(coordinator):
 
 @web.route(bp, "/api/coordinator/subscribers", coordinator=True)
 def api_subscriber_counts(coordinator):
+    """Subscriber counts by status"""
     return web.json_response({"counts": subscriptions.counts_by_status()})

@@ -17,6 +17,14 @@ def home():
     return web.html(render_page("home.html"))
 
 
+@web.route(bp, "/openapi.json")
+def openapi():
+    from chalicelib import openapi as spec
+    from chalicelib.settings import get_settings
+
+    return web.json_response(spec.document(get_settings().public_base_url))
+
+
 @web.route(bp, "/static/{name}")
 def static(name):
     path = (TEMPLATES_DIR / "static" / name).resolve()

@@ -46,8 +46,10 @@ def subscribe():
     return _subscribed(as_json)
 
 
-@web.route(bp, "/api/subscriptions", methods=["POST"], content_types=["application/json"])
+@web.route(bp, "/api/subscriptions", methods=["POST"], content_types=["application/json"],
+           model=subscriptions.SUBSCRIBE_MODEL, responses=(202, 400, 429))
 def subscribe_api():
+    """Start a double opt-in subscription (the same answer whatever the address's state)"""
     request = bp.current_request
     data = web.body(request)
     if not data.get("website"):
@@ -80,6 +82,36 @@ def _preferences_page(token: str, subscriber: dict, errors: dict, saved: bool = 
         values={"first_name": subscriber.get("first_name", "")}, topics=subscriptions.TOPICS,
         unsubscribe_url=subscriptions.links(subscriptions.email_id(subscriber["email"]))["unsubscribe_url"]),
         status=status)
+
+
+@web.route(bp, "/preferences")
+def manage_link_form():
+    return web.html(render_page("manage_link.html", values={}, errors={}))
+
+
+@web.route(bp, "/api/preferences-link", methods=["POST"], content_types=["application/json"],
+           model=subscriptions.MANAGE_LINK_MODEL, responses=(202, 400, 429))
+def manage_link_api():
+    """Email a fresh preferences link if the address is subscribed (the same answer either way)"""
+    return manage_link()
+
+
+@web.route(bp, "/preferences", methods=["POST"])
+def manage_link():
+    request = bp.current_request
+    data = web.body(request)
+    if not data.get("website"):
+        try:
+            subscriptions.send_manage_link(str(data.get("email", "")), web.client_id(request))
+        except ValidationError as error:
+            if web.is_json(request):
+                raise
+            return web.html(render_page("manage_link.html", values=data, errors=error.errors), status=400)
+    message = ("If that address is subscribed, we have emailed it a link to its preferences. "
+               "It may take a few minutes; check your spam folder too.")
+    if web.is_json(request):
+        return web.json_response({"status": "check-your-email", "message": message}, status=202)
+    return web.html(render_page("message.html", title="Check your email", message=message))
 
 
 @web.route(bp, "/preferences/{token}")

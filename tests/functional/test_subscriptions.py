@@ -78,24 +78,30 @@ def test_missing_consent_is_refused(client, outbox):
 
 
 def test_json_api_same_answer_for_every_state(client, outbox):
+    api_sign_up = {**SIGN_UP, "consent": True}
     bodies = []
     for _ in range(2):
-        response = client.http.post("/api/subscriptions", headers=JSON, body=as_json(SIGN_UP))
+        response = client.http.post("/api/subscriptions", headers=JSON, body=as_json(api_sign_up))
         assert response.status_code == 202
         bodies.append(response.body)
     confirm_path = link(outbox.to("sam@example.org")[-1], "confirm")
     client.http.post(confirm_path, headers=FORM, body="")
-    bodies.append(client.http.post("/api/subscriptions", headers=JSON, body=as_json(SIGN_UP)).body)
-    fresh = client.http.post("/api/subscriptions", headers=JSON, body=as_json({**SIGN_UP, "email": "new@example.org"}))
+    bodies.append(client.http.post("/api/subscriptions", headers=JSON, body=as_json(api_sign_up)).body)
+    fresh = client.http.post("/api/subscriptions", headers=JSON, body=as_json({**api_sign_up, "email": "new@example.org"}))
     bodies.append(fresh.body)
     assert len(set(bodies)) == 1
     assert outbox.to("sam@example.org")[-1]["Subject"] == "You are already subscribed"
 
 
 def test_json_validation_error_names_the_field(client):
-    response = client.http.post("/api/subscriptions", headers=JSON, body=as_json({**SIGN_UP, "email": "x"}))
+    response = client.http.post("/api/subscriptions", headers=JSON,
+                                body=as_json({**SIGN_UP, "consent": True, "email": "x"}))
     assert response.status_code == 400
     assert "email" in json.loads(response.body)["fields"]
+    wrong_types = client.http.post("/api/subscriptions", headers=JSON,
+                                   body=as_json({"email": ["a"], "topics": "newsletter", "consent": "yes"}))
+    assert wrong_types.status_code == 400
+    assert set(json.loads(wrong_types.body)["fields"]) == {"email", "topics", "consent"}
 
 
 def test_honeypot_looks_the_same_and_sends_nothing(client, outbox):
@@ -192,3 +198,28 @@ def test_security_headers_on_pages(client):
     assert "frame-ancestors" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"]
+
+
+def test_expired_preferences_link_points_to_a_new_one(client, outbox):
+    from chalicelib import clock
+
+    welcome = confirmed(client, outbox)
+    path = link(welcome, "preferences")
+    clock.advance(91 * 86400)
+    expired = client.http.get(path)
+    assert expired.status_code == 410 and b"/preferences" in expired.body
+    for address in ("sam@example.org", "stranger@example.org"):
+        response = client.http.post("/preferences", headers=FORM, body=form({"email": address}))
+        assert response.status_code == 200 and b"If that address is subscribed" in response.body
+    fresh = outbox.to("sam@example.org")[-1]
+    assert fresh["Subject"] == "Your #PeerTalk preferences link"
+    assert client.http.get(link(fresh, "preferences")).status_code == 200
+    assert outbox.to("stranger@example.org") == []
+
+
+def test_control_characters_in_a_name_are_dropped_not_a_500(client, outbox):
+    response = client.http.post("/api/subscriptions", headers=JSON, body=as_json(
+        {**SIGN_UP, "consent": True, "first_name": "Ro\u0007bin\u0084 \U000f4e15"}))
+    assert response.status_code == 202
+    [message] = outbox.to("sam@example.org")
+    assert "Robin" in text_of(message)
