@@ -27,8 +27,16 @@ def _url_ok(url: str, schemes: tuple[str, ...]) -> bool:
     return any(url.startswith(s) for s in schemes) and " " not in url and len(url) <= 2000
 
 
+def _clean(data: dict) -> dict:
+    """Control characters mean nothing in an email and break MJML and 7bit MIME: they go at the door."""
+    from chalicelib.rendering import strip_controls
+
+    return {k: strip_controls(v) if isinstance(v, str) else v for k, v in data.items()}
+
+
 def parse_issue(data: dict) -> dict[str, Any]:
     """Form or JSON fields -> a validated issue; errors keyed by field name for the form."""
+    data = _clean(data)
     errors: dict[str, str] = {}
     title = " ".join(str(data.get("title", "")).split())
     if not title:
@@ -47,6 +55,8 @@ def parse_issue(data: dict) -> dict[str, Any]:
     sections = data.get("sections")
     if sections is None:
         sections = _sections_from_form(data)
+    if not isinstance(sections, list):
+        errors["sections"], sections = "Sections must be a list.", []
     parsed_sections = []
     for index, raw in enumerate(sections):
         section, section_errors = _parse_section(raw)
@@ -91,6 +101,7 @@ def _sections_from_form(data: dict) -> list[dict]:
 
 
 def _parse_section(raw: dict) -> tuple[dict, dict]:
+    raw = _clean(raw if isinstance(raw, dict) else {})
     errors = {}
     kind = str(raw.get("kind") or "text")
     section = {"kind": kind, "heading": " ".join(str(raw.get("heading", "")).split())}

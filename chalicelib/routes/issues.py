@@ -165,8 +165,9 @@ def _after(issue_id: str, what: str, status: int = 200):
     return web.redirect(f"/coordinator/issues/{issue_id}?{what}=1")
 
 
-@web.route(bp, "/api/coordinator/issues/{issue_id}/progress", coordinator=True)
+@web.route(bp, "/api/coordinator/issues/{issue_id}/progress", coordinator=True, responses=(200, 401, 403, 404))
 def api_progress(issue_id, coordinator):
+    """Progress of a send: queued, sent, failed, suppressed, remaining, and failures with reasons."""
     return web.json_response({**issues.progress(issue_id), "failures": issues.failures(issue_id)})
 
 

@@ -140,6 +140,9 @@ def test_a_double_clicked_send_queues_one_dispatch(client, coordinator, outbox):
                                     body=form({"csrf_token": coordinator["csrf"]}))
         assert response.status_code == 303
     assert len(receive_all("peerpost-dispatch")) == 1
+    page = client.http.get(f"/coordinator/issues/{issue_id}?sending=1", headers=coordinator["headers"])
+    assert page.status_code == 200 and b"Preparing the list of recipients" in page.body
+    assert b'http-equiv="refresh"' in page.body  # the page follows the send until it is done
 
 
 def test_duplicate_dispatch_and_duplicate_send_messages_send_nothing_twice(outbox):
