@@ -3,11 +3,13 @@ and send (claim each delivery, personalise by substitution, SES, record the outc
 
 Guarantees, and how:
 - at most one copy per (issue, recipient): a delivery record claimed by a conditional write
-  (one transaction for the whole batch; per-item writes only when some were claimed before);
-- every recipient ends sent, failed (with a reason) or suppressed: outcomes and the issue's
-  counters are written in ONE transaction, so counters never drift; a claim left "sending" by a
-  crashed attempt is, once its lease is over, recorded as failed ("outcome unknown") rather than
-  resent, because SES may have accepted it;
+  before the SES call;
+- every recipient ends sent, failed (with a reason) or suppressed: outcomes are written in
+  batches, then the issue's counters once per queue message, idempotently (the message's key
+  joins a set in the same update), so retries and duplicates never count anyone twice; a claim
+  left "sending" by a crashed attempt is, once its lease is over, recorded as failed ("outcome
+  unknown") rather than resent, because SES may have accepted it. (No transactions: they cost
+  two writes per item in DynamoDB, and moto copies the whole table for each one.)
 - flat memory: the audience is paged (GSI1) and each queue message carries 50 recipient ids.
 """
 from __future__ import annotations
@@ -19,14 +21,14 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 from chalicelib import aws, clock, issues, keys, mail, newsletter, subscriptions
 from chalicelib.errors import SendThrottled
 from chalicelib.observability import count, logger
 from chalicelib.settings import get_settings
 
-RECIPIENTS_PER_MESSAGE = 50  # 50 claims + 1 counter update fit one 100-item transaction
+RECIPIENTS_PER_MESSAGE = 50  # one BatchGetItem (subscriber + suppression each), two BatchWriteItems
 AUDIENCE_PAGE = 500
 LEASE_SECONDS = 180  # the send queue's visibility timeout: an older "sending" claim's attempt is over
 GIVE_UP_AFTER_RECEIVES = 5  # below the queue's maxReceiveCount (8): failures get a reason, not the DLQ
@@ -177,7 +179,7 @@ class Outcome:
     status: str  # sent | failed | suppressed | release
     reason: str = ""
     ses_message_id: str = ""
-    attempt: str = ""
+    carried: bool = False  # recorded by an earlier attempt at this same queue message
 
 
 class Pacer:
@@ -202,23 +204,32 @@ class Pacer:
 pacer = Pacer()
 
 
+def batch_key(issue_id: str, recipient_ids: list[str]) -> str:
+    """The same queue message (a duplicate, a retry, a re-queued page) always has the same key."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256("\n".join([issue_id, *recipient_ids]).encode()).digest()
+    return base64.b32encode(digest[:10]).decode().lower()
+
+
 def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
                remaining_ms: Callable[[], int] = lambda: 300_000) -> dict[str, int]:
-    """Send one queue message's recipients. Raises RetryLater if any must be tried again."""
+    """Send one queue message's recipients. Raises RetryLater if any must be tried again.
+
+    Per recipient: one conditional write (the claim) before SES, one SES call. Outcomes are then
+    written 25 to a request, and the issue's counters once per message, idempotently (the message's
+    key joins a set in the same update), so a retry or duplicate never counts anyone twice.
+    """
     recipient_ids = list(dict.fromkeys(recipient_ids))
-    attempt = uuid.uuid4().hex
-    mine, stale, busy = claim(issue_id, recipient_ids, attempt)
-    outcomes = [Outcome(rid, "failed", "interrupted before its outcome was recorded; not resent, to avoid a duplicate",
-                        attempt=old) for rid, old in stale]
+    key = batch_key(issue_id, recipient_ids)
+    mine, outcomes, busy = claim(issue_id, recipient_ids, key)
     if mine:
         message = prepared(issue_id)
         people = _people(mine)
         for rid in mine:
             outcomes.append(_send_one(message, issue_id, rid, people.get(rid), receive_count, remaining_ms))
-            outcomes[-1].attempt = attempt
-    tally = record(issue_id, outcomes)
-    if tally["sent"] + tally["failed"] + tally["suppressed"]:
-        complete_if_done(issue_id)
+    tally = record(issue_id, key, outcomes, complete=not busy)
     if busy or tally["release"]:
         raise RetryLater(f"{len(busy)} being sent elsewhere, {tally['release']} to retry")
     return tally
@@ -257,11 +268,43 @@ def _send_one(message, issue_id: str, rid: str, person: dict | None, receive_cou
     return Outcome(rid, "sent", ses_message_id=ses_id)
 
 
-def _serialise(item: dict) -> dict:
-    from boto3.dynamodb.types import TypeSerializer
+def claim(issue_id: str, recipient_ids: list[str], key: str) -> tuple[list[str], list[Outcome], list[str]]:
+    """Claim each (issue, recipient) delivery with a conditional write.
 
-    serializer = TypeSerializer()
-    return {k: serializer.serialize(v) for k, v in item.items()}
+    Returns (claimed now, outcomes already settled for this message, ids another attempt is sending).
+    A claim left "sending" past its lease belonged to an attempt that died after (perhaps) sending:
+    it becomes a failure with that reason, never a second copy.
+    """
+    from botocore.exceptions import ClientError
+
+    table = aws.table()
+    now, epoch = clock.iso(), clock.epoch()
+    mine, settled, busy = [], [], []
+    for rid in recipient_ids:
+        try:
+            table.put_item(Item={**keys.delivery(issue_id, rid), "recipient_id": rid, "status": "sending",
+                                 "batch": key, "claimed_at": now, "claimed_epoch": epoch},
+                           ConditionExpression="attribute_not_exists(PK)",
+                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            mine.append(rid)
+            continue
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            existing = exc.response.get("Item")
+            existing = _deserialise(existing) if existing else _get_delivery(issue_id, rid)
+        if existing.get("batch") != key:
+            continue  # another queue message holds this recipient and counts them
+        if existing["status"] in FINAL:
+            settled.append(Outcome(rid, existing["status"], existing.get("reason", ""), carried=True))
+        elif epoch - int(existing.get("claimed_epoch", 0)) >= LEASE_SECONDS:
+            settled.append(Outcome(rid, "failed", "interrupted before its outcome was recorded; "
+                                                  "not resent, to avoid a duplicate"))
+        else:
+            busy.append(rid)
+    if len(mine) < len(recipient_ids):
+        count("DeliveryClaimConflicts", len(recipient_ids) - len(mine))
+    return mine, settled, busy
 
 
 def _deserialise(item: dict) -> dict:
@@ -271,62 +314,25 @@ def _deserialise(item: dict) -> dict:
     return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
-def claim(issue_id: str, recipient_ids: list[str], attempt: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """Claim each (issue, recipient) delivery. Returns (mine, stale claims [(id, their attempt)], busy ids)."""
-    from botocore.exceptions import ClientError
-
-    if not recipient_ids:
-        return [], [], []
-    settings = get_settings()
-    client = aws.dynamodb_client()
-    now = clock.iso()
-    items = {rid: {**keys.delivery(issue_id, rid), "issue_id": issue_id, "recipient_id": rid, "status": "sending",
-                   "attempt": attempt, "claimed_at": now, "claimed_epoch": clock.epoch()} for rid in recipient_ids}
-    try:
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": settings.table_name, "Item": _serialise(item),
-                     "ConditionExpression": "attribute_not_exists(PK)"}} for item in items.values()])
-        return list(recipient_ids), [], []
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-    # Some were claimed before (a duplicate or retried message): claim one by one, seeing who holds the rest.
-    mine, stale, busy = [], [], []
-    for rid, item in items.items():
-        try:
-            client.put_item(TableName=settings.table_name, Item=_serialise(item),
-                            ConditionExpression="attribute_not_exists(PK)",
-                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            mine.append(rid)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            existing = _deserialise(exc.response.get("Item") or {}) or _get_delivery(issue_id, rid)
-            if existing.get("status") in FINAL:
-                continue
-            if clock.epoch() - int(existing.get("claimed_epoch", 0)) >= LEASE_SECONDS:
-                stale.append((rid, existing["attempt"]))
-            else:
-                busy.append(rid)
-    count("DeliveryClaimConflicts", len(recipient_ids) - len(mine))
-    return mine, stale, busy
-
-
 def _get_delivery(issue_id: str, rid: str) -> dict:
     return aws.table().get_item(Key=keys.delivery(issue_id, rid), ConsistentRead=True).get("Item") or {}
 
 
-def _people(recipient_ids: Iterable[str]) -> dict[str, tuple[dict, dict | None]]:
-    """Each recipient's subscriber item and suppression, in one BatchGetItem (100 keys) per 50 recipients."""
+def _people(recipient_ids: list[str]) -> dict[str, tuple[dict, dict | None]]:
+    """Each recipient's subscriber item and suppression: one BatchGetItem (100 keys) per 50 recipients."""
+    from boto3.dynamodb.types import TypeSerializer
+
     settings = get_settings()
     client = aws.dynamodb_client()
+    serializer = TypeSerializer()
     wanted = []
     for rid in recipient_ids:
         wanted += [keys.subscriber(rid), keys.suppression(rid)]
     found: dict[tuple[str, str], dict] = {}
     for start in range(0, len(wanted), 100):
-        request = {settings.table_name: {"Keys": [_serialise(k) for k in wanted[start:start + 100]],
-                                         "ConsistentRead": True}}
+        request = {settings.table_name: {
+            "Keys": [{k: serializer.serialize(v) for k, v in key.items()} for key in wanted[start:start + 100]],
+            "ConsistentRead": True}}
         for backoff in range(10):
             response = client.batch_get_item(RequestItems=request)
             for raw in response["Responses"].get(settings.table_name, []):
@@ -343,44 +349,48 @@ def _people(recipient_ids: Iterable[str]) -> dict[str, tuple[dict, dict | None]]
     return people
 
 
-def record(issue_id: str, outcomes: list[Outcome]) -> dict[str, int]:
-    """Every outcome and the issue's counters in one transaction: counters can never drift from records."""
+def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = True) -> dict[str, int]:
+    """Write the outcomes (25 to a request), then, once the whole message is settled, add it to the
+    issue's counters exactly once."""
+    from botocore.exceptions import ClientError
+
     tally = {"sent": 0, "failed": 0, "suppressed": 0, "release": 0}
-    if not outcomes:
-        return tally
-    settings = get_settings()
     now = clock.iso()
-    actions = []
-    for o in outcomes:
-        tally[o.status] += 1
-        key = _serialise(keys.delivery(issue_id, o.recipient_id))
-        if o.status == "release":
-            actions.append({"Delete": {"TableName": settings.table_name, "Key": key,
-                                       "ConditionExpression": "attempt = :a",
-                                       "ExpressionAttributeValues": _serialise({":a": o.attempt})}})
-            continue
-        values = {":s": o.status, ":now": now, ":a": o.attempt, ":sending": "sending", ":r": o.reason,
-                  ":m": o.ses_message_id}
-        update = "SET #s = :s, finished_at = :now, reason = :r, ses_message_id = :m"
-        if o.status == "failed":
-            index = keys.delivery_failure_index(issue_id, now, o.recipient_id)
-            update += ", GSI2PK = :pk, GSI2SK = :sk"
-            values.update({":pk": index["GSI2PK"], ":sk": index["GSI2SK"]})
-        actions.append({"Update": {"TableName": settings.table_name, "Key": key, "UpdateExpression": update,
-                                   "ConditionExpression": "#s = :sending AND attempt = :a",
-                                   "ExpressionAttributeNames": {"#s": "status"},
-                                   "ExpressionAttributeValues": _serialise(values)}})
+    table = aws.table()
+    with table.batch_writer() as batch:
+        for o in outcomes:
+            tally[o.status] += 1
+            if o.carried:
+                continue
+            item_key = keys.delivery(issue_id, o.recipient_id)
+            if o.status == "release":
+                batch.delete_item(Key=item_key)  # nothing left PeerPost: the retry may claim it again
+                continue
+            item = {**item_key, "recipient_id": o.recipient_id, "status": o.status, "batch": key,
+                    "reason": o.reason, "ses_message_id": o.ses_message_id, "finished_at": now}
+            if o.status == "failed":
+                item.update(keys.delivery_failure_index(issue_id, now, o.recipient_id))
+            batch.put_item(Item=item)
+    if not complete or tally["release"]:
+        return tally  # counted when every recipient of this message has an outcome
     done = tally["sent"] + tally["failed"] + tally["suppressed"]
-    if done:
-        actions.append({"Update": {
-            "TableName": settings.table_name, "Key": _serialise(keys.issue(issue_id)),
-            "UpdateExpression": "ADD sent :sent, failed :failed, suppressed :suppressed, remaining :minus",
-            "ExpressionAttributeValues": _serialise({":sent": tally["sent"], ":failed": tally["failed"],
-                                                     ":suppressed": tally["suppressed"], ":minus": -done})}})
-    aws.dynamodb_client().transact_write_items(TransactItems=actions)
+    try:
+        updated = table.update_item(
+            Key=keys.issue(issue_id),
+            UpdateExpression="ADD sent :sent, failed :failed, suppressed :suppressed, remaining :minus, counted :key",
+            ConditionExpression="NOT contains(counted, :k)",
+            ExpressionAttributeValues={":sent": tally["sent"], ":failed": tally["failed"],
+                                       ":suppressed": tally["suppressed"], ":minus": -done, ":key": {key}, ":k": key},
+            ReturnValues="UPDATED_NEW")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return tally  # this message was counted before (a duplicate or a retry after the count)
     for name in ("sent", "failed", "suppressed"):
         if tally[name]:
             count(f"Newsletter{name.capitalize()}", tally[name])
+    if int(updated["Attributes"].get("remaining", 1)) <= 0:
+        complete_if_done(issue_id)
     return tally
 
 
