@@ -43,3 +43,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist vendor .pytest_cache .hypothesis
+
+# The newsletter benchmark with peak memory at 100,000 subscribers as well (slow: several minutes).
+.PHONY: bench-100k
+bench-100k: $(STAMP)
+	$(PY) -m bench.run_newsletter --with-100k
