@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PYTHON_313 := $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 $$(command -v python3.13); do \
   "$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: run test test-fast browser-deps bench clean
+.PHONY: run test test-fast browser-deps bench clean package checkov deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON_313)" ]; then echo "Python 3.13 is needed (python3.13 on PATH, or pyenv install 3.13)"; exit 1; fi
@@ -30,7 +30,7 @@ browser-deps: node_modules/.installed
 run: $(STAMP)
 	$(PY) -m localdev
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps checkov
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -41,8 +41,37 @@ bench: $(STAMP)
 	@for script in bench/run_*.py; do [ -e "$$script" ] || continue; echo "== $$script"; \
 	  $(PY) -m bench.$$(basename $$script .py) || exit 1; done
 
+# Deploying to AWS (docs/deploy.md). SES_SEND_RATE is the account's SES maximum send rate.
+STAGE ?= dev
+STACK ?= peerpost-$(STAGE)
+SES_SEND_RATE ?= 14
+PARAMETERS ?=
+ARTEFACTS_BUCKET ?=
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+
+package: $(STAMP)
+	$(PY) -m infra.package --ses-send-rate $(SES_SEND_RATE)
+
+# checkov pins boto3/packaging below requirements-dev.txt: it gets a virtualenv of its own.
+$(CHECKOV): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON_313) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@test -x $(CHECKOV) && touch $(CHECKOV)
+
+checkov: $(CHECKOV)
+
+deploy: package
+	@test -n "$(ARTEFACTS_BUCKET)" || { echo "Set ARTEFACTS_BUCKET=<an S3 bucket for the package>"; exit 1; }
+	aws cloudformation package --template-file dist/sam.json --s3-bucket $(ARTEFACTS_BUCKET) \
+	  --output-template-file dist/packaged.yaml
+	aws cloudformation deploy --template-file dist/packaged.yaml --stack-name $(STACK) \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE) $(PARAMETERS)
+	@aws cloudformation describe-stacks --stack-name $(STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='EndpointURL'||OutputKey=='TableName'].[OutputKey,OutputValue]" --output text
+
 clean:
-	rm -rf $(VENV) dist vendor .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) dist vendor .pytest_cache .hypothesis
 
 # The newsletter benchmark with peak memory at 100,000 subscribers as well (slow: several minutes).
 .PHONY: bench-100k

@@ -4,19 +4,33 @@ from chalice import Chalice
 from chalicelib import web
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
 from chalicelib.routes import issues as issue_routes
+from chalicelib.routes import events as event_routes
+from chalicelib.routes import stories as story_routes
 
-app = Chalice(app_name="peerpost")
+# Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
+# "peerpost" logger would print every line twice, once without its structure.
+app = Chalice(app_name="peerpost", configure_logs=False)
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 
 app.register_blueprint(public.bp)
 app.register_blueprint(subscription_routes.bp)
 app.register_blueprint(coordinator.bp)
 app.register_blueprint(issue_routes.bp)
+app.register_blueprint(event_routes.bp)
+app.register_blueprint(story_routes.bp)
 
 
 @app.middleware("http")
 def security_headers(event, get_response):
     return web.add_security_headers(get_response(event))
+
+
+@app.middleware("all")
+def observe(event, get_response):
+    from chalicelib import observability
+
+    observability.bind(event)
+    return get_response(event)
 
 
 @app.on_sns_message(topic="peerpost-ses-events")
@@ -53,3 +67,31 @@ def send_newsletter(event):
     from chalicelib import delivery
 
     return delivery.handle_send(event.to_dict(), event.context)
+
+
+@app.schedule("rate(5 minutes)")
+def pass_on_expired_offers(event):
+    from chalicelib import events
+
+    events.pass_on_expired_offers()
+
+
+@app.schedule("rate(15 minutes)")
+def send_event_reminders(event):
+    from chalicelib import events
+
+    events.send_reminders()
+
+
+@app.schedule("rate(1 day)")
+def anonymise_past_attendees(event):
+    from chalicelib import events
+
+    events.anonymise_past()
+
+
+@app.schedule("rate(1 day)")
+def story_retention(event):
+    from chalicelib import stories
+
+    stories.apply_retention()

@@ -70,6 +70,10 @@ def stories_by_status(status: str) -> str:
     return f"STORIES#{status}"
 
 
+def story_index(status: str, created_at: str, story_id: str) -> dict:
+    return {"GSI1PK": stories_by_status(status), "GSI1SK": f"{created_at}#{story_id}"}
+
+
 # Events, their registrations and waiting list.
 def event(event_id: str) -> dict:
     return {"PK": f"EVENT#{event_id}", "SK": META}
@@ -85,6 +89,33 @@ def registration(event_id: str, registration_id: str) -> dict:
 
 def events_index() -> str:
     return "EVENTS"
+
+
+def event_index(starts_at: str, event_id: str) -> dict:
+    # Dated events sort by their UTC start; "TBC" sorts after every ISO date, so undated come last.
+    return {"GSI1PK": events_index(), "GSI1SK": f"{starts_at or 'TBC'}#{event_id}"}
+
+
+def registration_prefix() -> str:
+    return "REG#"
+
+
+def event_queue(event_id: str) -> str:
+    return f"QUEUE#{event_id}"
+
+
+def queue_index(event_id: str, arrival: int) -> dict:
+    # Present only while a registration is waiting: the queue is this GSI2 partition in arrival order.
+    return {"GSI2PK": event_queue(event_id), "GSI2SK": f"{arrival:012d}"}
+
+
+def offers_index() -> str:
+    return "EVENT-OFFERS"
+
+
+def offer_index(expires_at: str, event_id: str, registration_id: str) -> dict:
+    # Present only while an offer is open, so the expiry sweep reads just the offers that are due.
+    return {"GSI2PK": offers_index(), "GSI2SK": f"{expires_at}#{event_id}#{registration_id}"}
 
 
 # Newsletter issues and their per-recipient delivery records.

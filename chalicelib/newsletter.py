@@ -89,19 +89,15 @@ def compile_issue(issue: dict) -> dict:
             "sections": [compile_section(s) if s["kind"] == "text" else s for s in issue.get("sections", [])]}
 
 
-def _stories():
-    try:
-        from chalicelib import stories
-    except ImportError:  # the stories capability has not landed: an issue simply has no stories
-        return None
-    return stories
+def _shareable(story_id: str, channel: str):
+    from chalicelib import stories  # imported on use: the API handler's cold start stays small
+
+    return stories.shareable(story_id, channel)
 
 
 def _diary():
-    try:
-        from chalicelib import events
-    except ImportError:  # the events capability has not landed: no "Dates for the diary"
-        return []
+    from chalicelib import events
+
     return events.diary()
 
 
@@ -117,8 +113,7 @@ def resolve_sections(issue: dict, channel: str, stash=lambda html: html) -> list
                 text=compiled["text"], image_url=raw.get("image_url", ""),
                 image_alt=raw.get("image_alt", ""), cta_label=raw.get("cta_label", ""), cta_url=raw.get("cta_url", "")))
         elif raw["kind"] == "story":
-            stories = _stories()
-            story = stories.shareable(raw["story_id"], channel) if stories else None
+            story = _shareable(raw["story_id"], channel)
             if story is not None:  # withdrawn, not consented for this channel, or unknown: left out entirely
                 resolved.append(Section(anchor=anchor, kind="story", heading=raw.get("heading") or story.title,
                                         story=story))

@@ -55,9 +55,11 @@ class Settings:
     offer_window_hours: int
     reminder_hours_before: int
     attendee_retention_days: int
+    event_registrations_per_client_per_hour: int
     story_retention_flag_days: int
     story_retention_erase_days: int
     max_story_chars: int
+    story_rate_limit_per_client_per_hour: int = 10
 
     @property
     def is_local(self) -> bool:
@@ -121,9 +123,11 @@ def from_environ(env: dict | None = None) -> Settings:
         offer_window_hours=_int(env, "PEERPOST_OFFER_WINDOW_HOURS", 48),
         reminder_hours_before=_int(env, "PEERPOST_REMINDER_HOURS_BEFORE", 24),
         attendee_retention_days=_int(env, "PEERPOST_ATTENDEE_RETENTION_DAYS", 30),
+        event_registrations_per_client_per_hour=_int(env, "PEERPOST_EVENT_REGISTRATIONS_PER_CLIENT", 200),
         story_retention_flag_days=_int(env, "PEERPOST_STORY_RETENTION_FLAG_DAYS", 180),
         story_retention_erase_days=_int(env, "PEERPOST_STORY_RETENTION_ERASE_DAYS", 30),
         max_story_chars=_int(env, "PEERPOST_MAX_STORY_CHARS", 20000),
+        story_rate_limit_per_client_per_hour=_int(env, "PEERPOST_STORY_RATE_LIMIT_PER_CLIENT", 10),
     )
 
 

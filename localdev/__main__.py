@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     RequestHandler = _request_handler()
 
     config = Config.create(chalice_stage="local", app_name="peerpost", lambda_timeout=300)
+    from chalice.local import ThreadedHTTPServer
+
+    # API Gateway queues a burst of requests; socketserver's default backlog of 5 would reset them.
+    ThreadedHTTPServer.request_queue_size = 128
     api = create_local_server(app, config, args.host, args.port)
     api.server.RequestHandlerClass = functools.partial(RequestHandler, app_object=api.app_object, config=config)
     threading.Thread(target=api.serve_forever, name="api", daemon=True).start()

@@ -41,8 +41,11 @@ def seed_subscribers() -> None:
 
 
 def seed() -> None:
-    from localdev import demo_newsletter
+    from localdev import demo_newsletter, demo_stories
+    from localdev.demo_events import seed_events
 
     seed_coordinator()
     seed_subscribers()
-    demo_newsletter.seed()
+    seed_events()
+    demo_stories.seed_stories()
+    demo_newsletter.seed()  # last: the demo issue draws in the shared stories and the events

@@ -277,8 +277,6 @@ def seed() -> dict:
 
 
 def _shared_story_ids() -> list[str]:
-    try:
-        from chalicelib import stories
-    except ImportError:  # the stories capability has not landed yet
-        return []
+    from chalicelib import stories
+
     return [story.story_id for story in stories.shareable_for("newsletter")[:2]]

@@ -15,6 +15,7 @@ LOCAL_NAMES = {
     "SendQueue": "peerpost-send",
     "SendDeadLetterQueue": "peerpost-send-dlq",
     "SesEventsTopic": "peerpost-ses-events",
+    "AlarmTopic": "peerpost-alarms",
 }
 SENDER_DOMAIN = "peerpost.example.org"
 

@@ -17,6 +17,7 @@ os.environ.update({
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 REGION = "eu-west-2"
+pytest_plugins = ["tests.pii_log_guard"]  # no address, name or story text in any log line
 
 
 @pytest.fixture(autouse=True)

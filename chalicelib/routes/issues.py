@@ -16,10 +16,8 @@ EMAIL_DOCUMENT_CSP = ("default-src 'none'; img-src https: data:; style-src 'unsa
 
 
 def _shareable_stories() -> list:
-    try:
-        from chalicelib import stories
-    except ImportError:
-        return []
+    from chalicelib import stories
+
     return stories.shareable_for("newsletter")
 
 

@@ -1,11 +1,6 @@
 """Composing, previewing, approving and scheduling issues through the coordinator pages; the archive."""
 from __future__ import annotations
 
-import sys
-import types
-from dataclasses import dataclass
-from datetime import datetime, timezone
-
 import pytest
 
 from tests.conftest import FORM, form, html_of, text_of
@@ -113,76 +108,83 @@ def test_the_rendered_issue_is_accessible_and_has_contents_and_footer(tables):
     assert "%%PP." not in public.html + public.text and "/unsubscribe" not in public.html + public.text
 
 
-@dataclass
-class FakeStory:
-    story_id: str
-    version: int
-    title: str
-    text: str
-    attribution: str
-    content_notes: tuple
-
-
-@dataclass
-class FakeEntry:
-    event_id: str
-    title: str
-    audience: str
-    when: object
-    where: str
-    how_to_register: str
-    url: str
-    availability: str
-
-
 @pytest.fixture
-def capabilities(monkeypatch):
-    """Stand-ins for chalicelib.stories and chalicelib.events, honouring their contracts."""
-    shared = {("s1", "newsletter"), ("s1", "archive")}
-    stories = types.ModuleType("chalicelib.stories")
-    stories.shareable = lambda story_id, channel: (
-        FakeStory(story_id, 2, "Finding my group", "I was alone.\n\nThen I was not.", "Sam, Kensington",
-                  ("self-harm",)) if (story_id, channel) in shared else None)
-    stories.shareable_for = lambda channel: [stories.shareable(s, c) for s, c in sorted(shared) if c == channel]
-    events = types.ModuleType("chalicelib.events")
-    events.diary = lambda limit=20: [FakeEntry(
-        "e1", "Peer Worker Network Meeting", "Peer workers in K&C and QPP",
-        datetime(2026, 12, 9, 14, 0, tzinfo=timezone.utc), "K&C Mind Meeting Room", "Email Zoe", "", "6 places left")]
-    monkeypatch.setitem(sys.modules, "chalicelib.stories", stories)
-    monkeypatch.setitem(sys.modules, "chalicelib.events", events)
-    return shared
+def shared_story(tables):
+    """A published story whose contributor consented to the newsletter and the archive, with a note."""
+    from chalicelib import stories
+
+    submission = stories.parse_submission({
+        "title": "Finding my group", "text": "I was alone.\n\nThen I was not.", "name": "Sam Jones",
+        "email": "sam.story@example.org", "content_notes": "self-harm", "level": "first_name",
+        "channels": ["newsletter", "archive"], "consent": "yes"})
+    story_id = stories.submit(submission, "test")
+    for status in ("in_review", "approved", "published"):
+        stories.set_status(story_id, status)
+    return story_id
 
 
-def test_stories_only_with_consent_with_content_notes_first_and_the_diary_from_events(tables, capabilities):
+def private_story() -> str:
+    from chalicelib import stories
+
+    return stories.submit(stories.parse_submission({
+        "title": "Mine only", "text": "Not for sharing.", "name": "Lee", "email": "lee@example.org",
+        "level": "private", "channels": [], "consent": "yes"}), "test")
+
+
+def test_stories_only_with_consent_with_content_notes_first_and_the_diary_from_events(shared_story):
     from chalicelib import issues, newsletter
+    from localdev.demo_events import seed_events
 
+    seed_events()
     issue = issues.get(new_issue(sections=[
-        ISSUE["sections"][0], {"kind": "story", "story_id": "s1"}, {"kind": "story", "story_id": "not-shared"},
-        {"kind": "diary"}]))
+        ISSUE["sections"][0], {"kind": "story", "story_id": shared_story},
+        {"kind": "story", "story_id": private_story()}, {"kind": "diary"}]))
     rendered = newsletter.render(issue)
     assert rendered.html.index("Content note:") < rendered.html.index("I was alone.")
     assert "Content note: this story mentions self-harm" in rendered.text
-    assert "Finding my group" in rendered.html and rendered.html.count("<h2 id=") == 3  # not-shared left out
-    assert "Peer Worker Network Meeting" in rendered.text and "Wednesday 9 December 2026, 2:00pm" in rendered.text
+    assert "Finding my group" in rendered.html and "Sam" in rendered.text and "Jones" not in rendered.text
+    assert "Not for sharing." not in rendered.html + rendered.text  # no consent: left out entirely
+    assert rendered.html.count("<h2 id=") == 3
+    assert "Peer Worker Network Meeting" in rendered.text and "When: " in rendered.text
     assert '<a href="#section-4">Dates for the diary</a>' in rendered.html
 
 
-def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(client, outbox, capabilities):
-    issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": "s1"}])
-    draft_id = new_issue(title="Not sent yet")
-    add_subscribers(2)
-    from chalicelib import issues
+def test_a_story_withdrawn_before_sending_is_not_sent(shared_story, outbox):
+    from chalicelib import issues, stories
 
+    add_subscribers(2)
+    issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
+    stories.withdraw(shared_story)
     issues.start_send(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
+    copies = [m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]
+    assert len(copies) == 2 and all("I was alone." not in text_of(m) for m in copies)
+
+
+def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(client, outbox, shared_story):
+    from chalicelib import issues, stories
+
+    issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
+    draft_id = new_issue(title="Not sent yet")
+    add_subscribers(2)
+    issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+    copies = [m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]
+    assert len(copies) == 2 and all("I was alone." in text_of(m) for m in copies)
     listing = client.http.get("/archive")
     assert b"Winter issue" in listing.body and b"Not sent yet" not in listing.body
     assert client.http.get(f"/archive/{draft_id}").status_code == 404
     page = client.http.get(f"/archive/{issue_id}")
     assert page.status_code == 200 and b"I was alone." in page.body
     assert b"/unsubscribe/" not in page.body and b"/preferences/" not in page.body and b"%%PP" not in page.body
-    capabilities.discard(("s1", "archive"))  # the contributor withdraws
+    stories.withdraw(shared_story)  # the contributor withdraws after the send
     assert b"I was alone." not in client.http.get(f"/archive/{issue_id}").body
+
+
+def test_the_form_offers_only_stories_shared_for_the_newsletter(client, coordinator, shared_story):
+    private_story()
+    page = client.http.get("/coordinator/issues/new", headers=coordinator["headers"])
+    assert b"Finding my group" in page.body and b"Mine only" not in page.body
 
 
 def test_approval_by_a_second_coordinator(client, coordinator):

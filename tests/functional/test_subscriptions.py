@@ -223,3 +223,13 @@ def test_control_characters_in_a_name_are_dropped_not_a_500(client, outbox):
     assert response.status_code == 202
     [message] = outbox.to("sam@example.org")
     assert "Robin" in text_of(message)
+
+
+def test_per_client_rate_limit_answers_429(client, outbox, monkeypatch):
+    from chalicelib import settings
+
+    monkeypatch.setenv("PEERPOST_RATE_LIMIT_PER_CLIENT", "3")
+    settings.reset()
+    statuses = [subscribe(client, {**SIGN_UP, "email": f"p{n}@example.org"}).status_code for n in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert len(outbox.messages()) == 3

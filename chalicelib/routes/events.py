@@ -1,0 +1,215 @@
+"""Event pages: Dates for the diary, registration, links from event emails, and the coordinator's event pages."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib import events, web
+from chalicelib.errors import ValidationError
+from chalicelib.rendering import render_page
+
+bp = Blueprint(__name__)
+
+CHECK_EMAIL = ("Check your email", "Thank you. We have emailed you to confirm your place, or your place on the "
+               "waiting list with your number in the queue. The email has a link to cancel at any time. "
+               "It may take a few minutes; check your spam folder too.")
+
+
+# ---------------------------------------------------------------- public
+
+@web.route(bp, "/events")
+def diary():
+    return web.html(render_page("events.html", events=events.upcoming(), availability=events.availability,
+                                when=events.when, where=events.where, how=events.how_to_register))
+
+
+def _event_page(event: dict, values: dict, errors: dict, status: int = 200) -> Response:
+    return web.html(render_page(
+        "event.html", event=event, values=values, errors=errors, when=events.when(event),
+        where=events.where(event), availability=events.availability(event), how=events.how_to_register(event),
+        state=events.status(event), can_register=events.can_register(event),
+        consent_wording=events.ACCESS_CONSENT_WORDING), status=status)
+
+
+@web.route(bp, "/events/{event_id}")
+def event_page(event_id):
+    return _event_page(events.get_or_404(event_id), {}, {})
+
+
+@web.route(bp, "/events/{event_id}/register", methods=["POST"])
+def register(event_id):
+    request = bp.current_request
+    data = web.body(request)
+    as_json = web.is_json(request)
+    event = events.get_or_404(event_id)
+    if data.get("website"):  # the honeypot: answer exactly as for a person, do nothing
+        return _registered(as_json)
+    try:
+        person = events.parse_registration(data)
+    except ValidationError as error:
+        if as_json:
+            raise
+        return _event_page(event, data, error.errors, status=400)
+    events.register(event_id, person, web.client_id(request))
+    return _registered(as_json)
+
+
+def _registered(as_json: bool) -> Response:
+    if as_json:
+        return web.json_response({"status": "check-your-email", "message": CHECK_EMAIL[1]}, status=202)
+    return web.html(render_page("message.html", title=CHECK_EMAIL[0], message=CHECK_EMAIL[1],
+                                action_url="/events", action_label="Back to Dates for the diary"))
+
+
+@web.route(bp, "/events/{event_id}/calendar.ics")
+def calendar(event_id):
+    event = events.get_or_404(event_id)
+    return Response(body=events.ics(event).decode(), status_code=200, headers={
+        "Content-Type": "text/calendar; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{event_id}.ics"'})
+
+
+@web.route(bp, "/events/registration/{token}")
+def registration(token):
+    event, reg = events.from_manage_token(token)
+    return _registration_page(event, reg)
+
+
+def _registration_page(event: dict, reg: dict, notice: str = "") -> Response:
+    return web.html(render_page(
+        "event_registration.html", event=event, reg=reg, position=events.position(reg), when=events.when(event),
+        where=events.where(event), state=events.status(event), notice=notice, manage_token=events.manage_token(reg),
+        offer_token=events.offer_token(reg) if reg["status"] == "offered" else ""))
+
+
+@web.route(bp, "/events/registration/{token}/give-back", methods=["POST"])
+def give_back(token):
+    before = events.from_manage_token(token)[1]["status"]
+    event, reg = events.give_back(token)
+    notice = {
+        "confirmed": "You have given your place back. Thank you: it goes to the next person on the waiting list.",
+        "waiting": "You have left the waiting list.",
+        "offered": "You have declined the place. Thank you: it goes to the next person on the waiting list.",
+    }.get(before, "")
+    return _registration_page(event, reg, notice)
+
+
+@web.route(bp, "/events/offer/{token}")
+def offer(token):
+    event, reg, state = events.from_offer_token(token)
+    return _offer_page(event, reg, state, token)
+
+
+def _offer_page(event: dict, reg: dict, state: str, token: str, status: int = 200) -> Response:
+    return web.html(render_page(
+        "event_offer.html", event=event, reg=reg, state=state, token=token, when=events.when(event),
+        where=events.where(event), manage_path=f"/events/registration/{events.manage_token(reg)}"), status=status)
+
+
+@web.route(bp, "/events/offer/{token}/accept", methods=["POST"])
+def accept(token):
+    event, reg, state = events.accept_offer(token)
+    return _offer_page(event, reg, state, token, status=200 if state == "accepted" else 409)
+
+
+@web.route(bp, "/events/offer/{token}/decline", methods=["POST"])
+def decline(token):
+    event, reg, state = events.decline_offer(token)
+    return _offer_page(event, reg, state, token)
+
+
+# ---------------------------------------------------------------- coordinator
+
+@web.route(bp, "/coordinator/events", coordinator=True)
+def coordinator_events(coordinator):
+    listed = sorted(events.all_events(), key=lambda e: (e.get("starts_at") or "~", e["title"]))
+    return web.html(render_page("coordinator/events.html", coordinator=coordinator,
+                                events=[(e, events.summary(e)) for e in listed]))
+
+
+def _event_form(coordinator, values: dict, errors: dict, event: dict | None = None, status: int = 200):
+    return web.html(render_page("coordinator/event_form.html", coordinator=coordinator, values=values,
+                                errors=errors, event=event, modes=events.MODES), status=status)
+
+
+@web.route(bp, "/coordinator/events/new", coordinator=True)
+def new_event(coordinator):
+    return _event_form(coordinator, {"mode": "open", "waiting_list": "yes"}, {})
+
+
+@web.route(bp, "/coordinator/events", methods=["POST"], coordinator=True)
+def create_event(coordinator):
+    data = web.body(bp.current_request)
+    try:
+        event = events.create(events.parse_event(data))
+    except ValidationError as error:
+        return _event_form(coordinator, data, error.errors, status=400)
+    return web.redirect(f"/coordinator/events/{event['event_id']}")
+
+
+@web.route(bp, "/coordinator/events/{event_id}", coordinator=True)
+def coordinator_event(event_id, coordinator):
+    event = events.get_or_404(event_id)
+    regs = events.registrations(event_id)
+    notice = (bp.current_request.query_params or {}).get("notice", "")
+    return web.html(render_page(
+        "coordinator/event.html", coordinator=coordinator, event=event, summary=events.summary(event),
+        registrations=regs, positions=events.waiting_positions(event_id), when=events.when(event),
+        where=events.where(event), notice=NOTICES.get(notice, ""), modes=events.MODES))
+
+
+NOTICES = {"saved": "The event is saved. Attendees were told of any change of time or place.",
+           "offered": "The place is offered. They have been emailed accept and decline links.",
+           "cancelled": "The event is cancelled. Attendees and the waiting list have been emailed."}
+
+
+@web.route(bp, "/coordinator/events/{event_id}/edit", coordinator=True)
+def edit_event(event_id, coordinator):
+    event = events.get_or_404(event_id)
+    return _event_form(coordinator, events.form_values(event), {}, event)
+
+
+@web.route(bp, "/coordinator/events/{event_id}/edit", methods=["POST"], coordinator=True)
+def update_event(event_id, coordinator):
+    event = events.get_or_404(event_id)
+    data = web.body(bp.current_request)
+    try:
+        events.update(event_id, events.parse_event(data))
+    except ValidationError as error:
+        return _event_form(coordinator, data, error.errors, event, status=400)
+    return web.redirect(f"/coordinator/events/{event_id}?notice=saved")
+
+
+@web.route(bp, "/coordinator/events/{event_id}/cancel", methods=["POST"], coordinator=True)
+def cancel_event(event_id, coordinator):
+    events.cancel_event(event_id)
+    return web.redirect(f"/coordinator/events/{event_id}?notice=cancelled")
+
+
+@web.route(bp, "/coordinator/events/{event_id}/offer", methods=["POST"], coordinator=True)
+def offer_by_hand(event_id, coordinator):
+    data = web.body(bp.current_request)
+    events.offer_by_hand(event_id, str(data.get("registration_id", "")))
+    return web.redirect(f"/coordinator/events/{event_id}?notice=offered")
+
+
+@web.route(bp, "/coordinator/events/{event_id}/registrations.csv", coordinator=True)
+def registrations_csv(event_id, coordinator):
+    return Response(body=events.export_csv(event_id), status_code=200, headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="peerpost-event-{event_id}.csv"'})
+
+
+@web.route(bp, "/api/coordinator/events", methods=["POST"], coordinator=True)
+def api_create_event(coordinator):
+    event = events.create(events.parse_event(web.body(bp.current_request)))
+    return web.json_response(events.summary(event), status=201)
+
+
+@web.route(bp, "/api/coordinator/events/{event_id}", coordinator=True)
+def api_event(event_id, coordinator):
+    event = events.get_or_404(event_id)
+    positions = events.waiting_positions(event_id)
+    return web.json_response({**events.summary(event), "registrations": [
+        {"registration_id": r["registration_id"], "name": r["name"], "status": r["status"],
+         "arrival": int(r["arrival"]), "position": positions.get(r["registration_id"])}
+        for r in events.registrations(event_id)]})

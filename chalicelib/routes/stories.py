@@ -1,0 +1,263 @@
+"""Story pages: the public form, the contributor's private page, and coordinator moderation and exports."""
+from __future__ import annotations
+
+import json
+
+from chalice import Blueprint, Response
+
+from chalicelib import consent, stories, web
+from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, ValidationError
+from chalicelib.rendering import render_page
+
+bp = Blueprint(__name__)
+
+THANKS = ("Thank you for your story",
+          "We have it safely. A coordinator will read it soon. If you gave an email address, we have sent you a "
+          "private link where you can see your story and change or withdraw your consent at any time.")
+
+
+def _form_context() -> dict:
+    return {"levels": consent.LEVELS, "level_labels": consent.LEVEL_LABELS,
+            "level_explanations": consent.LEVEL_EXPLANATIONS, "channels": consent.CHANNELS,
+            "channel_labels": consent.CHANNEL_LABELS, "consent_version": consent.WORDING_VERSION,
+            "consent_wording": consent.WORDING[consent.WORDING_VERSION],
+            "max_chars": stories.get_settings().max_story_chars}
+
+
+def _chosen(values: dict) -> list[str]:
+    raw = values.get("channels", [])
+    return [raw] if isinstance(raw, str) else list(raw or [])
+
+
+def _story_form(values: dict, errors: dict, status: int = 200, form_error: str = "") -> Response:
+    return web.html(render_page("stories/new.html", values=values, errors=errors, chosen=_chosen(values),
+                                form_error=form_error, **_form_context()), status=status)
+
+
+@web.route(bp, "/stories/new")
+def new_story():
+    return _story_form({}, {})
+
+
+# Past the shared body limit a story would be lost behind an error page; read it anyway (API Gateway
+# caps requests at 10 MB) so the length check can re-show it beside its error.
+STORY_FORM_MAX_BYTES = 2 * 1024 * 1024
+
+
+def _story_body(request) -> dict:
+    from urllib.parse import parse_qs
+
+    try:
+        return web.body(request)
+    except PayloadTooLarge:
+        raw = request.raw_body or b""
+        if len(raw) > STORY_FORM_MAX_BYTES or web.content_type(request) != "application/x-www-form-urlencoded":
+            raise
+        fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=200)
+        return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+
+
+@web.route(bp, "/stories/new", methods=["POST"])
+def submit_story():
+    request = bp.current_request
+    data = _story_body(request)
+    if data.get("website"):  # the honeypot: answer exactly as for a person, keep nothing
+        return web.html(render_page("message.html", title=THANKS[0], message=THANKS[1]))
+    try:
+        stories.submit(stories.parse_submission(data), web.client_id(request))
+    except ValidationError as error:
+        return _story_form(data, error.errors, status=400)
+    except RateLimited as error:
+        return _story_form(data, {}, status=429, form_error=error.message)
+    return web.html(render_page("message.html", title=THANKS[0], message=THANKS[1]))
+
+
+@web.route(bp, "/api/stories", methods=["POST"], content_types=["application/json"])
+def submit_story_api():
+    request = bp.current_request
+    data = web.body(request)
+    if not data.get("website"):
+        stories.submit(stories.parse_submission(data), web.client_id(request))
+    return web.json_response({"status": "received", "message": THANKS[1]}, status=202)
+
+
+# ---------------------------------------------------------------- the contributor's private page
+
+def _contributor_page(token: str, errors: dict | None = None, values: dict | None = None,
+                      notice: str = "", status: int = 200) -> Response:
+    story_id = stories.story_id_from_token(token)
+    story = stories.load(story_id)
+    if story is None or story["status"] == "withdrawn":
+        return web.html(render_page(
+            "message.html", title="This story has been withdrawn",
+            message="Your story and your name have been erased. We keep only a record that a story was "
+                    "withdrawn, and when."), status=200 if story else 404)
+    values = values if values is not None else {"level": story["consent"]["level"],
+                                                "channels": list(story["consent"]["channels"])}
+    return web.html(render_page(
+        "stories/mine.html", token=token, story=story, approved=stories.approved(story),
+        latest=stories.current(story), values=values, errors=errors or {}, chosen=_chosen(values), notice=notice,
+        status_labels=stories.STATUS_LABELS, shared={c: consent.decide(story, c) for c in consent.CHANNELS},
+        **_form_context()), status=status)
+
+
+@web.route(bp, "/stories/mine/{token}")
+def my_story(token):
+    return _contributor_page(token)
+
+
+@web.route(bp, "/stories/mine/{token}/consent", methods=["POST"])
+def my_story_consent(token):
+    data = web.body(bp.current_request)
+    try:
+        stories.change_consent(stories.story_id_from_token(token), data)
+    except ValidationError as error:
+        return _contributor_page(token, error.errors, data, status=400)
+    return _contributor_page(token, notice="Your choices are saved. They apply everywhere from now on.")
+
+
+@web.route(bp, "/stories/mine/{token}/approve", methods=["POST"])
+def my_story_approve(token):
+    data = web.body(bp.current_request)
+    try:
+        number = int(str(data.get("version", "")))
+    except ValueError as exc:
+        raise Conflict("Please reload the page and try again.") from exc
+    stories.approve_version(stories.story_id_from_token(token), number)
+    return _contributor_page(token, notice="Thank you. You have approved the edited version.")
+
+
+@web.route(bp, "/stories/mine/{token}/keep-mine", methods=["POST"])
+def my_story_keep_mine(token):
+    data = web.body(bp.current_request)
+    try:
+        number = int(str(data.get("version", "")))
+    except ValueError as exc:
+        raise Conflict("Please reload the page and try again.") from exc
+    stories.keep_my_version(stories.story_id_from_token(token), number)
+    return _contributor_page(token, notice="We will keep your words as you wrote them. The edit will not be used.")
+
+
+@web.route(bp, "/stories/mine/{token}/withdraw", methods=["POST"])
+def my_story_withdraw(token):
+    data = web.body(bp.current_request)
+    if str(data.get("confirm", "")).lower() not in {"yes", "true", "on"}:
+        return _contributor_page(token, {"confirm": "Tick the box to confirm you want to withdraw your story."},
+                                 status=400)
+    stories.withdraw(stories.story_id_from_token(token))
+    return web.html(render_page(
+        "message.html", title="Your story is withdrawn",
+        message="We have erased your story and your name, and it will not appear anywhere again, including "
+                "past newsletter issues on our website. Thank you for having shared it with us."))
+
+
+# ---------------------------------------------------------------- coordinators
+
+@web.route(bp, "/coordinator/stories", coordinator=True)
+def moderation_queue(coordinator):
+    query = bp.current_request.query_params or {}
+    status = query.get("status", "")
+    if status and status not in stories.STATUSES:
+        raise NotFound("There is no such status.")
+    shown = [status] if status else [s for s in stories.STATUSES if s != "withdrawn"]
+    rows = [item for s in shown for item in stories.iter_by_status(s)]
+    return web.html(render_page("coordinator/stories.html", coordinator=coordinator, rows=rows, status=status,
+                                counts=stories.counts_by_status(), status_labels=stories.STATUS_LABELS,
+                                channels=consent.CHANNELS, level_labels=consent.LEVEL_LABELS))
+
+
+def _story_page(coordinator, story_id: str, errors: dict | None = None, values: dict | None = None,
+                notice: str = "", status: int = 200) -> Response:
+    story = stories.get(story_id)
+    latest = stories.current(story)
+    values = values if values is not None else (
+        {"title": latest["title"], "text": latest["text"], "content_notes": ", ".join(latest.get("content_notes") or [])}
+        if latest else {})
+    return web.html(render_page(
+        "coordinator/story.html", coordinator=coordinator, story=story, latest=latest,
+        approved=stories.approved(story), values=values, errors=errors or {}, notice=notice,
+        status_labels=stories.STATUS_LABELS, transitions=stories.TRANSITIONS.get(story["status"], ()),
+        shared={c: consent.decide(story, c) for c in consent.CHANNELS}, **_form_context()), status=status)
+
+
+@web.route(bp, "/coordinator/stories/{story_id}", coordinator=True)
+def story_detail(coordinator, story_id):
+    return _story_page(coordinator, story_id)
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/status", methods=["POST"], coordinator=True)
+def story_status(coordinator, story_id):
+    new = str(web.body(bp.current_request).get("status", ""))
+    stories.set_status(story_id, new)
+    if web.wants_json(bp.current_request):
+        return web.json_response({"status": new})
+    return _story_page(coordinator, story_id, notice=f"Status changed to {stories.STATUS_LABELS[new].lower()}.")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/versions", methods=["POST"], coordinator=True)
+def story_edit(coordinator, story_id):
+    data = web.body(bp.current_request)
+    try:
+        story = stories.edit(story_id, data, coordinator.email)
+    except ValidationError as error:
+        if web.wants_json(bp.current_request):
+            raise
+        return _story_page(coordinator, story_id, error.errors, data, status=400)
+    if web.wants_json(bp.current_request):
+        return web.json_response({"version": int(story["current_version"]), "status": story["status"]}, status=201)
+    notice = ("Saved as a new version. It cannot be published until the contributor approves it"
+              + ("; we have emailed them." if story.get("email") else
+                 ". They gave no email address, so they cannot be asked."))
+    return _story_page(coordinator, story_id, notice=notice)
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/consent", methods=["POST"], coordinator=True)
+def story_consent(coordinator, story_id):
+    data = web.body(bp.current_request)
+    try:
+        stories.change_consent(story_id, data, actor="coordinator", method="on-request")
+    except ValidationError as error:
+        return _story_page(coordinator, story_id, error.errors, status=400)
+    return _story_page(coordinator, story_id, notice="Consent changed as the contributor asked.")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/keep", methods=["POST"], coordinator=True)
+def story_keep(coordinator, story_id):
+    keep = str(web.body(bp.current_request).get("keep", "")).lower() in {"yes", "true", "on", "1"}
+    stories.set_keep(story_id, keep)
+    return _story_page(coordinator, story_id,
+                       notice="Kept on purpose: retention will not erase it." if keep else "Normal retention applies.")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/withdraw", methods=["POST"], coordinator=True)
+def story_withdraw(coordinator, story_id):
+    data = web.body(bp.current_request)
+    if str(data.get("confirm", "")).lower() not in {"yes", "true", "on"}:
+        return _story_page(coordinator, story_id, {"confirm": "Tick the box to confirm the contributor asked."},
+                           status=400)
+    stories.withdraw(story_id, actor="coordinator", method="on-request")
+    return _story_page(coordinator, story_id, notice="Withdrawn: the story's words and name are erased.")
+
+
+def _download(body: str, kind: str, filename: str) -> Response:
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": kind, "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@web.route(bp, "/coordinator/story-exports/records.json", coordinator=True)
+def export_records_json(coordinator):
+    return _download(json.dumps({"stories": stories.export_records()}, indent=2), "application/json",
+                     "peerpost-story-consent.json")
+
+
+@web.route(bp, "/coordinator/story-exports/records.csv", coordinator=True)
+def export_records_csv(coordinator):
+    return _download(stories.export_records_csv(), "text/csv; charset=utf-8", "peerpost-story-consent.csv")
+
+
+@web.route(bp, "/coordinator/story-exports/channel/{channel}", coordinator=True)
+def export_channel(coordinator, channel):
+    if channel not in consent.CHANNELS:
+        raise NotFound("There is no such channel.")
+    return _download(stories.export_channel_csv(channel), "text/csv; charset=utf-8",
+                     f"peerpost-stories-{channel}.csv")

@@ -1,0 +1,1 @@
+"""Deployment: the infra/ template, the merge with Chalice's functions, and packaging."""

@@ -1,0 +1,462 @@
+"""Events through the HTTP routes, against moto: registration, waiting list, offers, reminders, privacy."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import FORM, JSON, as_json, form, text_of
+
+DAY = 86400
+
+
+def make_event(capacity=2, mode="open", days=10, tbc=False, **extra):
+    from chalicelib import clock, events
+
+    # noon UTC, so an edit form's same-day start and end never straddle midnight
+    start = (clock.now() + timedelta(days=days)).replace(hour=12, minute=0, second=0, microsecond=0)
+    fields = {"title": "Peer Worker Network Meeting", "audience": "Peer workers in K&C and QPP",
+              "venue": "K&C Mind Meeting Room", "online_url": "", "contact": "", "capacity": capacity,
+              "mode": mode, "waiting_list": True,
+              "starts_at": "" if tbc else clock.iso(start), "ends_at": "" if tbc else clock.iso(start + timedelta(hours=1.5)),
+              **extra}
+    return events.create(fields)
+
+
+def until(moment_iso: str, offset_seconds: int = 0) -> None:
+    """Move the clock to just around a stored time."""
+    from chalicelib import clock
+
+    clock.advance((clock.parse_iso(moment_iso) - clock.now()).total_seconds() + offset_seconds)
+
+
+def person(n: int) -> dict:
+    return {"name": f"Person {n}", "email": f"person{n}@example.org"}
+
+
+def register(client, event, data):
+    return client.http.post(f"/events/{event['event_id']}/register", headers=FORM, body=form(data))
+
+
+def link(message, path: str) -> str:
+    found = re.search(rf"https://peerpost\.test(/events/{path}/[A-Za-z0-9_.\-]+)", text_of(message))
+    assert found, f"no /events/{path}/ link in the message"
+    return found.group(1)
+
+
+def state(event_id):
+    from chalicelib import events
+
+    return events.get(event_id), {r["email"]: r for r in events.registrations(event_id)}
+
+
+def ics_of(message):
+    from icalendar import Calendar
+
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    return Calendar.from_ical(parts[0].get_payload(decode=True))
+
+
+def test_register_confirms_and_emails_a_calendar_file(client, outbox):
+    event = make_event(capacity=2, online_url="https://meet.example.org/abc")
+    response = register(client, event, person(1))
+    assert response.status_code == 200 and b"Check your email" in response.body
+    [message] = outbox.to("person1@example.org")
+    assert message["Subject"] == "Your place at Peer Worker Network Meeting is confirmed"
+    assert "https://meet.example.org/abc" in text_of(message)  # the private link, to an attendee only
+    calendar = ics_of(message)
+    [vevent] = calendar.walk("VEVENT")
+    assert str(vevent["SUMMARY"]) == "Peer Worker Network Meeting"
+    assert vevent.decoded("DTSTART").isoformat() == event["starts_at"]
+    assert "meet.example.org" in str(vevent["LOCATION"])
+    assert "/events/registration/" in text_of(message)
+    stored, regs = state(event["event_id"])
+    assert (int(stored["free"]), int(stored["confirmed"])) == (1, 1)
+    assert regs["person1@example.org"]["status"] == "confirmed"
+
+
+def test_public_pages_never_show_the_online_link(client, outbox):
+    event = make_event(online_url="https://meet.example.org/secret")
+    for path in ("/events", f"/events/{event['event_id']}", f"/events/{event['event_id']}/calendar.ics"):
+        response = client.http.get(path)
+        assert response.status_code == 200
+        assert b"meet.example.org/secret" not in response.body
+
+
+def test_full_event_puts_people_on_the_waiting_list_with_positions(client, outbox):
+    event = make_event(capacity=1)
+    for n in range(1, 4):
+        assert register(client, event, person(n)).status_code == 200
+    stored, regs = state(event["event_id"])
+    assert [regs[f"person{n}@example.org"]["status"] for n in (1, 2, 3)] == ["confirmed", "waiting", "waiting"]
+    assert (int(stored["confirmed"]), int(stored["waiting"]), int(stored["free"])) == (1, 2, 0)
+    third = outbox.to("person3@example.org")[0]
+    assert third["Subject"] == "You are on the waiting list for Peer Worker Network Meeting"
+    assert "You are number 2" in text_of(third)
+    assert "Leave the waiting list" in text_of(third)
+    page = client.http.get(link(third, "registration")).body.decode()
+    assert "You are number 2" in page
+    assert "Waiting list open" in client.http.get("/events").body.decode()
+
+
+def test_registering_twice_same_page_one_place_and_an_already_registered_email(client, outbox):
+    event = make_event(capacity=5)
+    first = register(client, event, person(1))
+    second = register(client, event, {**person(1), "email": "PERSON1@example.org"})
+    assert first.status_code == second.status_code == 200
+    assert first.body == second.body
+    stored, regs = state(event["event_id"])
+    assert len(regs) == 1 and int(stored["confirmed"]) == 1
+    subjects = [m["Subject"] for m in outbox.to("person1@example.org")]
+    assert subjects == ["Your place at Peer Worker Network Meeting is confirmed",
+                        "You are already registered for Peer Worker Network Meeting"]
+    assert "/events/registration/" in text_of(outbox.to("person1@example.org")[1])
+
+
+def test_same_page_for_new_and_known_addresses_on_a_full_event(client, outbox):
+    event = make_event(capacity=1)
+    register(client, event, person(1))
+    known = register(client, event, person(1))
+    unknown = register(client, event, person(2))
+    assert known.body == unknown.body
+
+
+def test_cancelling_offers_the_place_to_the_next_person_who_accepts(client, outbox):
+    event = make_event(capacity=1)
+    for n in (1, 2, 3):
+        register(client, event, person(n))
+    manage = link(outbox.to("person1@example.org")[0], "registration")
+    assert b"Give my place back" in client.http.get(manage).body
+    response = client.http.post(manage + "/give-back", headers=FORM, body="")
+    assert response.status_code == 200 and b"given your place back" in response.body
+    stored, regs = state(event["event_id"])
+    assert regs["person1@example.org"]["status"] == "cancelled"
+    assert regs["person2@example.org"]["status"] == "offered"
+    assert (int(stored["free"]), int(stored["held"]), int(stored["waiting"])) == (0, 1, 1)
+    # the held place is not for the public: a newcomer joins the queue
+    register(client, event, person(4))
+    assert state(event["event_id"])[1]["person4@example.org"]["status"] == "waiting"
+    offer_mail = outbox.to("person2@example.org")[-1]
+    assert offer_mail["Subject"] == "A place is free for you at Peer Worker Network Meeting"
+    offer = link(offer_mail, "offer")
+    assert b"Accept the place" in client.http.get(offer).body
+    accepted = client.http.post(offer + "/accept", headers=FORM, body="")
+    assert accepted.status_code == 200 and b"Your place is confirmed" in accepted.body
+    stored, regs = state(event["event_id"])
+    assert regs["person2@example.org"]["status"] == "confirmed"
+    assert (int(stored["confirmed"]), int(stored["held"]), int(stored["waiting"])) == (1, 0, 2)
+    assert outbox.to("person2@example.org")[-1]["Subject"].startswith("Your place at")
+    # a second click changes nothing
+    again = client.http.post(offer + "/accept", headers=FORM, body="")
+    assert b"Your place is confirmed" in again.body
+    assert int(state(event["event_id"])[0]["confirmed"]) == 1
+
+
+def test_offer_expires_and_passes_on_and_late_accept_is_explained(client, outbox):
+    from chalicelib import clock, events, settings
+
+    event = make_event(capacity=1)
+    for n in (1, 2, 3):
+        register(client, event, person(n))
+    client.http.post(link(outbox.to("person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    offer = link(outbox.to("person2@example.org")[-1], "offer")
+    clock.advance(settings.get_settings().offer_window_hours * 3600 + 60)
+    assert events.pass_on_expired_offers() == 1
+    assert events.pass_on_expired_offers() == 0
+    _, regs = state(event["event_id"])
+    assert regs["person2@example.org"]["status"] == "expired"
+    assert regs["person3@example.org"]["status"] == "offered"
+    assert len([m for m in outbox.to("person3@example.org") if "A place is free" in m["Subject"]]) == 1
+    late = client.http.post(offer + "/accept", headers=FORM, body="")
+    assert late.status_code == 409
+    assert b"This offer has expired" in late.body and b"next person" in late.body
+    assert regs["person2@example.org"]["status"] == state(event["event_id"])[1]["person2@example.org"]["status"]
+
+
+def test_late_accept_before_the_sweep_passes_the_place_on_at_once(client, outbox):
+    from chalicelib import clock, settings
+
+    event = make_event(capacity=1)
+    for n in (1, 2, 3):
+        register(client, event, person(n))
+    client.http.post(link(outbox.to("person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    offer = link(outbox.to("person2@example.org")[-1], "offer")
+    clock.advance(settings.get_settings().offer_window_hours * 3600 + 1)
+    assert b"This offer has expired" in client.http.post(offer + "/accept", headers=FORM, body="").body
+    assert state(event["event_id"])[1]["person3@example.org"]["status"] == "offered"
+
+
+def test_decline_passes_on_and_leave_waiting_list(client, outbox):
+    event = make_event(capacity=1)
+    for n in (1, 2, 3, 4):
+        register(client, event, person(n))
+    client.http.post(link(outbox.to("person4@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    client.http.post(link(outbox.to("person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    declined = client.http.post(link(outbox.to("person2@example.org")[-1], "offer") + "/decline", headers=FORM, body="")
+    assert b"You have declined" in declined.body
+    stored, regs = state(event["event_id"])
+    assert [regs[f"person{n}@example.org"]["status"] for n in (1, 2, 3, 4)] == ["cancelled", "declined", "offered", "left"]
+    assert (int(stored["held"]), int(stored["waiting"]), int(stored["free"])) == (1, 0, 0)
+
+
+def test_last_cancellation_with_nobody_waiting_frees_a_public_place(client, outbox):
+    event = make_event(capacity=1)
+    register(client, event, person(1))
+    client.http.post(link(outbox.to("person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    assert "1 place left" in client.http.get(f"/events/{event['event_id']}").body.decode()
+    # and the person can come back
+    register(client, event, person(1))
+    assert state(event["event_id"])[1]["person1@example.org"]["status"] == "confirmed"
+
+
+def test_reminders_once_each_with_a_give_back_link(client, outbox):
+    from chalicelib import clock, events
+
+    event = make_event(capacity=3, days=3)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    client.http.post(link(outbox.to("person2@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    assert events.send_reminders() == 0  # three days ahead: too early
+    until(event["starts_at"], -23 * 3600)
+    assert events.send_reminders() == 1
+    for _ in range(3):
+        assert events.send_reminders() == 0
+    reminders = [m for m in outbox.messages() if m["Subject"].startswith("Reminder:")]
+    assert [str(m["To"]) for m in reminders] == ["person1@example.org"]
+    assert "Can't come? Give your place back" in text_of(reminders[0])
+
+
+def test_scheduled_handlers_run_through_the_app(client, outbox):
+    from chalicelib import clock
+
+    event = make_event(capacity=3, days=1)
+    register(client, event, person(1))
+    until(event["starts_at"], -3600)
+    for _ in range(2):
+        for name in ("send_event_reminders", "pass_on_expired_offers", "anonymise_past_attendees"):
+            client.lambda_.invoke(name, client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+    assert len([m for m in outbox.messages() if m["Subject"].startswith("Reminder:")]) == 1
+
+
+def test_raising_capacity_offers_places_to_the_queue(client, coordinator, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=1)
+    for n in (1, 2, 3, 4):
+        register(client, event, person(n))
+    values = {**events.form_values(event), "capacity": "3", "csrf_token": coordinator["csrf"]}
+    response = client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
+                                body=form(values))
+    assert response.status_code == 303
+    stored, regs = state(event["event_id"])
+    assert [regs[f"person{n}@example.org"]["status"] for n in (1, 2, 3, 4)] == ["confirmed", "offered", "offered", "waiting"]
+    assert (int(stored["held"]), int(stored["free"]), int(stored["waiting"])) == (2, 0, 1)
+
+
+def test_tbc_training_getting_a_date_offers_places_and_tells_the_queue(client, coordinator, outbox):
+    from chalicelib import clock, events
+
+    event = make_event(capacity=None, mode="waitlist", tbc=True, title="Peer Support Training")
+    for n in (1, 2, 3):
+        register(client, event, person(n))
+    assert "You are number 3" in text_of(outbox.to("person3@example.org")[0])
+    assert "calendar" not in [p.get_content_type().split("/")[1] for p in outbox.to("person1@example.org")[0].walk()]
+    day = (clock.now() + timedelta(days=20)).strftime("%Y-%m-%d")
+    values = {**events.form_values(event), "tbc": "", "date": day, "start_time": "10:00", "end_time": "16:00",
+              "capacity": "2", "mode": "open", "csrf_token": coordinator["csrf"]}
+    assert client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
+                            body=form(values)).status_code == 303
+    _, regs = state(event["event_id"])
+    assert [regs[f"person{n}@example.org"]["status"] for n in (1, 2, 3)] == ["offered", "offered", "waiting"]
+    subjects = [m["Subject"] for m in outbox.to("person3@example.org")]
+    assert "Changed: Peer Support Training" in subjects
+
+
+def test_change_of_time_and_cancellation_are_told_to_everyone(client, coordinator, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=1)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    values = {**events.form_values(event), "venue": "Pain Quotidien, 15-17 Exhibition Road SW7 2HE",
+              "csrf_token": coordinator["csrf"]}
+    client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"], body=form(values))
+    changed = outbox.to("person1@example.org")[-1]
+    assert changed["Subject"] == "Changed: Peer Worker Network Meeting"
+    assert "Pain Quotidien" in text_of(changed)
+    assert int(ics_of(changed).walk("VEVENT")[0]["SEQUENCE"]) == 2
+    client.http.post(f"/coordinator/events/{event['event_id']}/cancel", headers=coordinator["form_headers"],
+                     body=form({"csrf_token": coordinator["csrf"]}))
+    client.http.post(f"/coordinator/events/{event['event_id']}/cancel", headers=coordinator["form_headers"],
+                     body=form({"csrf_token": coordinator["csrf"]}))
+    for n in (1, 2):
+        cancelled = [m for m in outbox.to(f"person{n}@example.org") if m["Subject"].startswith("Cancelled:")]
+        assert len(cancelled) == 1
+    assert str(ics_of(outbox.to("person1@example.org")[-1])["METHOD"]) == "CANCEL"
+    assert b"cancelled" in register(client, event, person(3)).body
+    assert "Peer Worker Network Meeting" not in client.http.get("/events").body.decode()
+
+
+@pytest.mark.parametrize("path", ["/events/nope", "/events/nope/calendar.ics", "/events/registration/abc",
+                                  "/events/offer/abc", "/events/registration/" + "x" * 3000])
+def test_unknown_events_and_tampered_links_get_clear_pages(client, path):
+    response = client.http.get(path)
+    assert response.status_code in (400, 404)
+    assert b"<h1>" in response.body
+
+
+def test_tampered_token_and_unknown_event_posts(client, outbox):
+    event = make_event(capacity=1)
+    register(client, event, person(1))
+    manage = link(outbox.to("person1@example.org")[0], "registration")
+    response = client.http.post(manage[:-3] + "xyz/give-back", headers=FORM, body="")
+    assert response.status_code == 400 and b"changed" in response.body
+    assert register(client, {"event_id": "nope"}, person(2)).status_code == 404
+
+
+def test_past_event_refuses_registration(client, outbox):
+    from chalicelib import clock
+
+    event = make_event(capacity=5, days=1)
+    clock.advance(2 * DAY)
+    response = register(client, event, person(1))
+    assert response.status_code == 409 and b"already taken place" in response.body
+    assert outbox.messages() == []
+
+
+def test_contact_mode_has_no_form(client, outbox):
+    event = make_event(capacity=None, mode="contact", contact="zoe@example.org")
+    page = client.http.get(f"/events/{event['event_id']}").body.decode()
+    assert "contact the coordinator: zoe@example.org" in page and "<form" not in page.split("<main")[1]
+    assert register(client, event, person(1)).status_code == 409
+
+
+def test_bad_input_reshows_the_form_and_access_needs_need_consent(client, outbox):
+    event = make_event()
+    response = register(client, event, {"name": "Robin <b>", "email": "nope", "access_needs": "Step-free access"})
+    assert response.status_code == 400
+    page = response.body.decode()
+    assert "Enter a valid email address" in page and "Tick the box" in page
+    assert "Robin &lt;b&gt;" in page and "Step-free access" in page
+    assert outbox.messages() == []
+    register(client, event, {**person(1), "access_needs": "Step-free access", "access_consent": "yes"})
+    reg = state(event["event_id"])[1]["person1@example.org"]
+    assert reg["access_needs"] == "Step-free access" and reg["access_consent"]["wording_version"]
+
+
+def test_json_registration(client, outbox):
+    event = make_event()
+    response = client.http.post(f"/events/{event['event_id']}/register", headers=JSON, body=as_json(person(1)))
+    assert response.status_code == 202
+    bad = client.http.post(f"/events/{event['event_id']}/register", headers=JSON, body=as_json({"name": ""}))
+    assert bad.status_code == 400 and "fields" in bad.json_body
+
+
+def test_access_needs_deleted_after_event_and_attendees_anonymised_later(client, outbox):
+    from chalicelib import clock, events, settings
+
+    event = make_event(days=1)
+    register(client, event, {**person(1), "access_needs": "BSL interpreter", "access_consent": "yes"})
+    until(event["ends_at"], 60)
+    events.anonymise_past()
+    reg = state(event["event_id"])[1]["person1@example.org"]
+    assert "access_needs" not in reg and reg["name"] == "Person 1"
+    clock.advance(settings.get_settings().attendee_retention_days * DAY)
+    assert events.anonymise_past() == 1
+    assert events.anonymise_past() == 0
+    [reg] = events.registrations(event["event_id"])
+    assert reg["email"] == "(anonymised)" and reg["name"] == "(anonymised)" and "access_needs" not in reg
+    assert "person1@example.org" not in events.export_csv(event["event_id"])
+
+
+def test_coordinator_pages_list_export_and_offer_by_hand(client, coordinator, outbox):
+    event = make_event(capacity=1, mode="waitlist")
+    for n in (1, 2):
+        register(client, event, {**person(n), "name": "=cmd" if n == 2 else "Ann"})
+    assert client.http.get(f"/coordinator/events/{event['event_id']}").status_code == 303  # no cookie: sign in
+    page = client.http.get(f"/coordinator/events/{event['event_id']}", headers=coordinator["headers"]).body.decode()
+    assert "Waiting: number 1" in page and "Waiting: number 2" in page
+    csv_text = client.http.get(f"/coordinator/events/{event['event_id']}/registrations.csv",
+                               headers=coordinator["headers"]).body.decode()
+    assert "'=cmd" in csv_text and "waiting" in csv_text
+    rid = state(event["event_id"])[1]["person2@example.org"]["registration_id"]
+    forged = client.http.post(f"/coordinator/events/{event['event_id']}/offer", headers=coordinator["form_headers"],
+                              body=form({"registration_id": rid}))
+    assert forged.status_code == 403
+    response = client.http.post(f"/coordinator/events/{event['event_id']}/offer", headers=coordinator["form_headers"],
+                                body=form({"registration_id": rid, "csrf_token": coordinator["csrf"]}))
+    assert response.status_code == 303
+    assert state(event["event_id"])[1]["person2@example.org"]["status"] == "offered"
+    assert outbox.to("person2@example.org")[-1]["Subject"].startswith("A place is free")
+
+
+def test_coordinator_creates_event_with_validation(client, coordinator, outbox):
+    bad = client.http.post("/coordinator/events", headers=coordinator["form_headers"],
+                           body=form({"title": "", "csrf_token": coordinator["csrf"], "capacity": "many"}))
+    assert bad.status_code == 400 and b"Enter a title" in bad.body and b"Enter a number" in bad.body
+    good = client.http.post("/coordinator/events", headers=coordinator["form_headers"], body=form({
+        "title": "Peer Support Network Meeting", "audience": "Local organisations", "date": "2030-07-13",
+        "start_time": "10:30", "end_time": "12:00", "venue": "Pain Quotidien", "capacity": "12", "mode": "open",
+        "waiting_list": "yes", "csrf_token": coordinator["csrf"]}))
+    assert good.status_code == 303
+    event_id = good.headers["Location"].rsplit("/", 1)[1]
+    from chalicelib import events
+
+    [entry] = events.diary()
+    assert entry.event_id == event_id
+    assert entry.when == "Saturday 13 July 2030, 10:30am to 12pm"
+    assert entry.availability == "12 places left" and entry.how_to_register == "Reserve a place"
+    assert entry.url == f"https://peerpost.test/events/{event_id}"
+    assert events.get(event_id)["starts_at"] == "2030-07-13T09:30:00+00:00"  # BST to UTC
+
+
+def test_coordinator_event_pages_render(client, coordinator, outbox):
+    event = make_event(capacity=4, mode="waitlist", tbc=True, title="Peer Support Training")
+    register(client, event, person(1))
+    for path in ("/coordinator/events", "/coordinator/events/new", f"/coordinator/events/{event['event_id']}",
+                 f"/coordinator/events/{event['event_id']}/edit"):
+        response = client.http.get(path, headers=coordinator["headers"])
+        assert response.status_code == 200, path
+        assert "Peer Support Training" in response.body.decode() or path.endswith("/new")
+    api = client.http.get(f"/api/coordinator/events/{event['event_id']}",
+                          headers={"Authorization": f"Bearer {coordinator['token']}"})
+    assert api.json_body["waiting"] == 1 and api.json_body["registrations"][0]["position"] == 1
+    assert client.http.get(f"/api/coordinator/events/{event['event_id']}").status_code == 401
+
+
+def test_lowering_capacity_below_places_taken_is_explained(client, coordinator, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=2)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    values = {**events.form_values(event), "capacity": "1", "csrf_token": coordinator["csrf"]}
+    response = client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
+                                body=form(values))
+    assert response.status_code == 400 and b"2 places are already taken" in response.body
+
+
+def test_one_client_registering_many_addresses_is_rate_limited(client, outbox, monkeypatch):
+    from chalicelib import settings
+
+    monkeypatch.setenv("PEERPOST_EVENT_REGISTRATIONS_PER_CLIENT", "3")
+    settings.reset()
+    event = make_event(capacity=10)
+    statuses = [register(client, event, person(n)).status_code for n in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert len(outbox.messages()) == 3
+
+
+def test_an_offer_never_outlives_the_start_of_the_event(client, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=1, days=1)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    client.http.post(link(outbox.to("person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    offered = state(event["event_id"])[1]["person2@example.org"]
+    assert offered["status"] == "offered" and offered["offer_expires_at"] <= event["starts_at"]
+    assert events.get(event["event_id"])["starts_at"] == event["starts_at"]

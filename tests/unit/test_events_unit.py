@@ -1,0 +1,85 @@
+"""Pure parts of events: how times, places and availability read."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import events
+
+
+def event(**overrides) -> dict:
+    base = {"event_id": "e1", "title": "Meeting", "audience": "Peer workers", "status": "scheduled",
+            "starts_at": "2030-06-08T13:00:00+00:00", "ends_at": "2030-06-08T14:30:00+00:00", "venue": "Room",
+            "online_url": "", "mode": "open", "limited": True, "capacity": 10, "free": 3, "held": 0,
+            "confirmed": 7, "waiting": 0, "waiting_list": True}
+    return {**base, **overrides}
+
+
+def test_when_is_in_london_time_with_short_clock_times():
+    assert events.when(event()) == "Saturday 8 June 2030, 2pm to 3:30pm"  # BST
+    assert events.when(event(starts_at="2030-12-04T10:00:00+00:00", ends_at="2030-12-04T12:00:00+00:00")) == \
+        "Wednesday 4 December 2030, 10am to 12pm"  # GMT
+    assert events.when(event(starts_at="", ends_at="")) == "To be confirmed"
+
+
+@pytest.mark.parametrize("overrides, availability, how", [
+    ({}, "3 places left", "Reserve a place"),
+    ({"free": 1}, "1 place left", "Reserve a place"),
+    ({"free": 0}, "Waiting list open", "Join the waiting list"),
+    ({"free": 2, "waiting": 1}, "Waiting list open", "Join the waiting list"),  # held for the queue
+    ({"free": 0, "waiting_list": False}, "Full", "Full"),
+    ({"limited": False}, "Places available", "Reserve a place"),
+    ({"mode": "waitlist"}, "Waiting list open", "Join the waiting list"),
+    ({"mode": "contact"}, "Contact the coordinator", "Contact the coordinator"),
+    ({"status": "cancelled"}, "Cancelled", "Registration is closed"),
+])
+def test_availability_and_how_to_register(overrides, availability, how):
+    assert events.availability(event(**overrides)) == availability
+    assert events.how_to_register(event(**overrides)) == how
+
+
+def test_where_never_gives_the_online_link():
+    assert events.where(event(venue="", online_url="https://meet.example.org/x")) == "Online"
+    assert events.where(event(venue="K&C Mind", online_url="https://meet.example.org/x")) == "K&C Mind"
+
+
+def test_calendar_file_parses_and_hides_the_online_link_from_the_public(tables):
+    from icalendar import Calendar
+
+    e = event(online_url="https://meet.example.org/x", version=3)
+    public = Calendar.from_ical(events.ics(e))
+    private = Calendar.from_ical(events.ics(e, for_attendee=True))
+    [vevent] = public.walk("VEVENT")
+    assert vevent.decoded("DTSTART").isoformat() == e["starts_at"]
+    assert int(vevent["SEQUENCE"]) == 3 and str(vevent["STATUS"]) == "CONFIRMED"
+    assert "meet.example.org" not in events.ics(e).decode()
+    assert "meet.example.org" in str(private.walk("VEVENT")[0]["LOCATION"])
+    assert str(Calendar.from_ical(events.ics(e, cancelled=True))["METHOD"]) == "CANCEL"
+
+
+def test_registration_parsing():
+    with pytest.raises(Exception) as raised:
+        events.parse_registration({"name": "", "email": "x", "access_needs": "wheelchair"})
+    assert set(raised.value.errors) == {"name", "email", "access_consent"}
+    parsed = events.parse_registration({"name": " Sam  Lee ", "email": "Sam@Example.org"})
+    assert (parsed.name, parsed.access_needs, parsed.access_consent) == ("Sam Lee", "", False)
+
+
+def test_diary_lists_upcoming_soonest_first_tbc_last(tables):
+    from chalicelib import clock
+
+    def make(title, starts, mode="open"):
+        ends = clock.iso(clock.parse_iso(starts).replace(hour=23)) if starts else ""
+        return events.create({"title": title, "audience": "All", "venue": "Room", "online_url": "", "contact": "",
+                              "starts_at": starts, "ends_at": ends, "capacity": 5, "mode": mode, "waiting_list": True})
+
+    make("Later", "2031-02-01T10:00:00+00:00")
+    make("Training", "", mode="waitlist")
+    make("Sooner", "2031-01-01T10:00:00+00:00")
+    make("Past", "2020-01-01T10:00:00+00:00")
+    cancelled = make("Cancelled", "2031-01-15T10:00:00+00:00")
+    events.cancel_event(cancelled["event_id"])
+    diary = events.diary()
+    assert [d.title for d in diary] == ["Sooner", "Later", "Training"]
+    assert diary[2].when == "To be confirmed" and diary[2].availability == "Waiting list open"
+    assert all(isinstance(d, events.DiaryEntry) for d in diary)
+    assert [d.title for d in events.diary(limit=1)] == ["Sooner"]
