@@ -221,10 +221,12 @@ def peak_mb(n: int) -> float:
         port = s.getsockname()[1]
     env = {**os.environ, **ENV}
     server = subprocess.Popen([sys.executable, "-c", (  # nosec B603 - this interpreter, a fixed script
+        "import logging; logging.getLogger('werkzeug').setLevel(logging.ERROR)\n"
         "from localdev import atomic; atomic.install()\n"
         "from moto.server import ThreadedMotoServer\n"
         f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False); s.start()\n"
-        "import time\nwhile True: time.sleep(60)\n")], cwd=ROOT, env=env)
+        "import time\nwhile True: time.sleep(60)\n")], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(3)
         child = subprocess.run([sys.executable, "-m", "bench.run_newsletter", "--memory-child", str(n),  # nosec B603
