@@ -192,8 +192,6 @@ def in_process(n: int) -> dict:
 
 def memory_child(n: int, moto_port: int) -> None:
     """Runs in its own process: seed n subscribers into the moto server, send, print peak RSS."""
-    import resource
-
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
     import boto3
 
@@ -210,7 +208,18 @@ def memory_child(n: int, moto_port: int) -> None:
 
     mail.use_sender(mail.SesSender(client=Stub()))
     run_send(issue["issue_id"])
-    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_mb": _high_water_mb()}))
+
+
+def _high_water_mb() -> float:
+    """This process's peak RSS. Not getrusage: Linux carries ru_maxrss over fork and exec, so a
+    child of the 10,000-subscriber in-process run would report that run's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_mb(n: int) -> float:
