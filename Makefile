@@ -72,3 +72,8 @@ deploy: package
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) dist vendor .pytest_cache .hypothesis
+
+# The newsletter benchmark with peak memory at 100,000 subscribers as well (slow: several minutes).
+.PHONY: bench-100k
+bench-100k: $(STAMP)
+	$(PY) -m bench.run_newsletter --with-100k

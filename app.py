@@ -3,6 +3,7 @@ from chalice import Chalice
 
 from chalicelib import web
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
+from chalicelib.routes import issues as issue_routes
 from chalicelib.routes import events as event_routes
 from chalicelib.routes import stories as story_routes
 
@@ -14,6 +15,7 @@ app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(public.bp)
 app.register_blueprint(subscription_routes.bp)
 app.register_blueprint(coordinator.bp)
+app.register_blueprint(issue_routes.bp)
 app.register_blueprint(event_routes.bp)
 app.register_blueprint(story_routes.bp)
 
@@ -43,6 +45,28 @@ def purge_expired_signups(event):
     from chalicelib import subscriptions
 
     subscriptions.purge_expired_pending()
+
+
+@app.schedule("rate(1 minute)")
+def send_due_issues(event):
+    from chalicelib import issues
+
+    issues.send_due()
+
+
+@app.on_sqs_message(queue="peerpost-dispatch", batch_size=1)
+def dispatch_issue(event):
+    from chalicelib import delivery
+
+    delivery.handle_dispatch(event)
+
+
+# maximum_concurrency must match PEERPOST_SEND_CONCURRENCY: each sender paces itself to rate / concurrency.
+@app.on_sqs_message(queue="peerpost-send", batch_size=10, maximum_concurrency=2)
+def send_newsletter(event):
+    from chalicelib import delivery
+
+    return delivery.handle_send(event.to_dict(), event.context)
 
 
 @app.schedule("rate(5 minutes)")

@@ -13,6 +13,11 @@ def subscriber(sid: str) -> dict:
     return {"PK": f"SUB#{sid}", "SK": PROFILE}
 
 
+def subscriber_id(item: dict) -> str:
+    """The subscriber id inside a subscriber item's key (the inverse of subscriber())."""
+    return item["PK"].removeprefix("SUB#")
+
+
 def subscribers_by_status(status: str) -> str:
     return f"SUBSCRIBERS#{status}"
 
@@ -128,6 +133,31 @@ def delivery(issue_id: str, recipient_id: str) -> dict:
 
 def issues_index() -> str:
     return "ISSUES"
+
+
+def issue_index(date: str, issue_id: str) -> dict:
+    return {"GSI1PK": issues_index(), "GSI1SK": f"{date}#{issue_id}"}
+
+
+def issue_rendered(issue_id: str) -> dict:
+    """The issue as rendered once at dispatch: what every recipient's copy is made from."""
+    return {"PK": f"ISSUE#{issue_id}", "SK": "RENDERED"}
+
+
+def issues_scheduled() -> str:
+    return "ISSUES#scheduled"
+
+
+def issue_schedule_index(send_at: str, issue_id: str) -> dict:
+    return {"GSI2PK": issues_scheduled(), "GSI2SK": f"{send_at}#{issue_id}"}
+
+
+def issue_failures(issue_id: str) -> str:
+    return f"ISSUE#{issue_id}#FAILED"
+
+
+def delivery_failure_index(issue_id: str, at: str, recipient_id: str) -> dict:
+    return {"GSI2PK": issue_failures(issue_id), "GSI2SK": f"{at}#{recipient_id}"}
 
 
 # One-off sends (purpose, recipient): e.g. a reminder, an offer; makes any send idempotent.

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
+from html import unescape as html_unescape
 from typing import Callable, Protocol
 
 from chalicelib import clock
@@ -98,6 +99,8 @@ def build_mime(message: OutgoingMessage) -> bytes:
 class Sender(Protocol):
     def send(self, message: OutgoingMessage) -> str: ...
 
+    def send_raw(self, to: str, sender: str, raw: bytes, tags: dict) -> str: ...
+
 
 class SesSender:
     """Sends through SESv2 with the configuration set and tags; retries throttling with backoff."""
@@ -150,11 +153,16 @@ class RecordingSender:
 
     def __init__(self) -> None:
         self.sent: list[OutgoingMessage] = []
+        self.raw: list[tuple[str, bytes]] = []
 
     def send(self, message: OutgoingMessage) -> str:
         build_mime(message)  # the fake still proves the message is buildable
         self.sent.append(message)
         return f"fake-{len(self.sent)}"
+
+    def send_raw(self, to: str, sender: str, raw: bytes, tags: dict) -> str:
+        self.raw.append((to, raw))
+        return f"fake-raw-{len(self.raw)}"
 
     def to(self, address: str) -> list[OutgoingMessage]:
         return [m for m in self.sent if m.to == address]
@@ -177,3 +185,130 @@ def use_sender(sender: Sender | None) -> None:
     global _override
     _override = sender
     _default_sender.cache_clear()
+
+
+# Prepared messages: one MIME build per newsletter issue, cheap byte substitution per recipient.
+#
+# Quoted-printable or base64 would scramble placeholders, so the HTML part is 7bit: pure ASCII
+# (other characters become numeric character references) in lines well under RFC 5322's 998.
+# The plain-text part must stay readable UTF-8, so it is base64-encoded per recipient: a few
+# kilobytes through binascii, microseconds. Header placeholders sit where folding cannot split them.
+PLACEHOLDER_ADDRESS = "pp-recipient@placeholder.invalid"
+_MARK = "%%PP.{}%%"  # only atext and a dot: valid inside a Message-ID, a URL and HTML alike
+_TEXT_MARK = _MARK.format("__text__")
+_MAX_LINE = 900
+
+
+def placeholder(name: str) -> str:
+    """The marker a renderer leaves where a recipient's own value goes (URL-safe, HTML-safe)."""
+    return _MARK.format(name)
+
+
+def ascii_html(html: str) -> str:
+    """HTML as 7-bit ASCII with lines short enough for a 7bit MIME part."""
+    html = html.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    lines = []
+    for line in html.splitlines():
+        while len(line) > _MAX_LINE:
+            # Break between tags, or else at a space: both are insignificant in HTML outside <pre>.
+            cut = line.rfind("><", 0, _MAX_LINE) + 1 or line.rfind(" ", 0, _MAX_LINE)
+            if cut <= 0:
+                break  # one unbreakable run of 900 characters: leave it whole (still under 998)
+            lines.append(line[:cut])
+            line = line[cut:].lstrip(" ") if line[cut:cut + 1] == " " else line[cut:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class PreparedMessage:
+    """A whole MIME message built once, with placeholders; `personalise` is a join of byte slices."""
+
+    def __init__(self, message: OutgoingMessage, message_id_domain: str = "") -> None:
+        import re
+
+        self.sender = message.sender
+        self.tags = dict(message.tags)
+        self._message = message
+        skeleton = build_skeleton(message, message_id_domain)
+        pieces = re.split(rb"%%PP\.([A-Za-z0-9_]+)%%|(" + re.escape(PLACEHOLDER_ADDRESS.encode()) + rb")", skeleton)
+        # re.split yields literal, name, address, literal, ...: keep (literal, name) pairs.
+        self._literals: list[bytes] = []
+        self._names: list[str] = []
+        for index in range(0, len(pieces) - 1, 3):
+            self._literals.append(pieces[index])
+            name = pieces[index + 1]
+            self._names.append("@to" if name is None else "@text" if name == b"__text__" else name.decode())
+        self._tail = pieces[-1]
+        self._text = message.text
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(n for n in self._names if not n.startswith("@"))
+
+    def personalise(self, to: str, values: dict[str, str], message_id: str) -> bytes:
+        """The message for one recipient. values: placeholder name -> HTML-escaped text (unescaped for
+        the plain-text part); message_id: dot-atom text, unique per (issue, recipient)."""
+        import base64
+
+        address = _address(to).addr_spec
+        if not address.isascii():
+            return self._slow(to, values, message_id)  # SMTPUTF8 addresses need real header encoding
+        text = self._text
+        for name, value in values.items():
+            text = text.replace(_MARK.format(name), html_unescape(value))
+        encoded = {
+            "@to": address.encode("ascii"),
+            "@text": base64.encodebytes(text.encode("utf-8")).rstrip(b"\n"),
+            "message_id": message_id.encode("ascii"),
+        }
+        for name, value in values.items():
+            encoded[name] = value.encode("ascii", "xmlcharrefreplace")
+        out = []
+        for literal, name in zip(self._literals, self._names):
+            out.append(literal)
+            out.append(encoded[name])
+        out.append(self._tail)
+        return b"".join(out)
+
+    def _slow(self, to: str, values: dict[str, str], message_id: str) -> bytes:
+        def fill(text: str, escaped: bool = True) -> str:
+            for name, value in values.items():
+                text = text.replace(_MARK.format(name), value if escaped else html_unescape(value))
+            return text
+
+        m = self._message
+        return build_mime(OutgoingMessage(
+            to=to, subject=m.subject, text=fill(m.text, escaped=False), html=fill(m.html), sender=m.sender, reply_to=m.reply_to,
+            list_id=m.list_id, unsubscribe_url=fill(m.unsubscribe_url), unsubscribe_mailto=m.unsubscribe_mailto,
+            tags=m.tags))
+
+
+def build_skeleton(message: OutgoingMessage, message_id_domain: str = "") -> bytes:
+    """The MIME message with the recipient, Message-ID and text body left as placeholders."""
+    sender = _address(message.sender)
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = PLACEHOLDER_ADDRESS
+    if message.reply_to:
+        mime["Reply-To"] = _address(message.reply_to)
+    mime["Subject"] = _clean(message.subject)
+    mime["Date"] = format_datetime(clock.now())
+    mime["Message-ID"] = f"<{placeholder('message_id')}@{message_id_domain or sender.domain}>"
+    if message.list_id:
+        mime["List-Id"] = _clean(message.list_id)
+    if message.unsubscribe_url:
+        targets = [f"<{_clean(message.unsubscribe_url)}>"]
+        if message.unsubscribe_mailto:
+            targets.append(f"<mailto:{_clean(message.unsubscribe_mailto)}?subject=unsubscribe>")
+        mime["List-Unsubscribe"] = ", ".join(targets)
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    mime.set_content(_TEXT_MARK, subtype="plain", charset="utf-8", cte="7bit")
+    mime.add_alternative(ascii_html(message.html), subtype="html", charset="us-ascii", cte="7bit")
+    text_part = mime.get_payload()[0]
+    text_part.replace_header("Content-Transfer-Encoding", "base64")
+    return mime.as_bytes()
+
+
+def send_prepared(prepared: PreparedMessage, to: str, values: dict[str, str], message_id: str) -> str:
+    """Send one recipient's copy of a prepared message through the one sender; returns the SES id."""
+    return get_sender().send_raw(to, prepared.sender, prepared.personalise(to, values, message_id), prepared.tags)

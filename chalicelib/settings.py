@@ -46,6 +46,7 @@ class Settings:
     pending_expiry_hours: int
     session_hours: int
     send_rate_per_second: float
+    send_concurrency: int
     ses_max_attempts: int
     rate_limit_per_address_per_hour: int
     rate_limit_per_client_per_hour: int
@@ -112,6 +113,8 @@ def from_environ(env: dict | None = None) -> Settings:
         pending_expiry_hours=_int(env, "PEERPOST_PENDING_EXPIRY_HOURS", 72),
         session_hours=_int(env, "PEERPOST_SESSION_HOURS", 8),
         send_rate_per_second=_float(env, "PEERPOST_SEND_RATE_PER_SECOND", 14.0),
+        # The send queue's Lambda runs at most this many at once; each paces itself to rate / concurrency.
+        send_concurrency=_int(env, "PEERPOST_SEND_CONCURRENCY", 2),
         ses_max_attempts=_int(env, "PEERPOST_SES_MAX_ATTEMPTS", 6),
         rate_limit_per_address_per_hour=_int(env, "PEERPOST_RATE_LIMIT_PER_ADDRESS", 5),
         rate_limit_per_client_per_hour=_int(env, "PEERPOST_RATE_LIMIT_PER_CLIENT", 60),

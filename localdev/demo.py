@@ -41,10 +41,11 @@ def seed_subscribers() -> None:
 
 
 def seed() -> None:
-    from localdev import demo_stories
+    from localdev import demo_newsletter, demo_stories
     from localdev.demo_events import seed_events
 
     seed_coordinator()
     seed_subscribers()
     seed_events()
     demo_stories.seed_stories()
+    demo_newsletter.seed()  # last: the demo issue draws in the shared stories and the events

@@ -1,0 +1,352 @@
+"""Newsletter issues: composing, approval, scheduling, starting a send, and its progress."""
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+from datetime import date as Date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib import aws, clock, keys
+from chalicelib.errors import Conflict, NotFound, ValidationError
+from chalicelib.observability import count, logger
+
+LONDON = ZoneInfo("Europe/London")
+SECTION_KINDS = {"text": "Text", "story": "A shared story", "diary": "Dates for the diary (from events)"}
+EDITABLE = ("draft",)
+MAX_TITLE = 120
+MAX_SECTIONS = 20
+MAX_MARKDOWN = 20000
+
+
+def _conditional_failed(exc) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _url_ok(url: str, schemes: tuple[str, ...]) -> bool:
+    return any(url.startswith(s) for s in schemes) and " " not in url and len(url) <= 2000
+
+
+def _clean(data: dict) -> dict:
+    """Control characters mean nothing in an email and break MJML and 7bit MIME: they go at the door."""
+    from chalicelib.rendering import strip_controls
+
+    return {k: strip_controls(v) if isinstance(v, str) else v for k, v in data.items()}
+
+
+def parse_issue(data: dict) -> dict[str, Any]:
+    """Form or JSON fields -> a validated issue; errors keyed by field name for the form."""
+    data = _clean(data)
+    errors: dict[str, str] = {}
+    title = " ".join(str(data.get("title", "")).split())
+    if not title:
+        errors["title"] = "Give the issue a title."
+    elif len(title) > MAX_TITLE:
+        errors["title"] = f"Use at most {MAX_TITLE} characters."
+    raw_date = str(data.get("date", "")).strip()
+    try:
+        issue_date = Date.fromisoformat(raw_date).isoformat()
+    except ValueError:
+        issue_date = raw_date
+        errors["date"] = "Enter the issue date, like 2026-12-01."
+    introduction = str(data.get("introduction", "")).strip()
+    if len(introduction) > MAX_MARKDOWN:
+        errors["introduction"] = f"Use at most {MAX_MARKDOWN} characters."
+    sections = data.get("sections")
+    if sections is None:
+        sections = _sections_from_form(data)
+    if not isinstance(sections, list):
+        errors["sections"], sections = "Sections must be a list.", []
+    parsed_sections = []
+    for index, raw in enumerate(sections):
+        section, section_errors = _parse_section(raw)
+        errors.update({f"section-{index}-{k}": v for k, v in section_errors.items()})
+        parsed_sections.append(section)
+    if len(parsed_sections) > MAX_SECTIONS:
+        errors["sections"] = f"Use at most {MAX_SECTIONS} sections."
+    requires_approval = str(data.get("requires_approval", "")).lower() in {"yes", "on", "true", "1"} \
+        or data.get("requires_approval") is True
+    issue = {"title": title, "date": issue_date, "introduction": introduction, "sections": parsed_sections,
+             "requires_approval": requires_approval}
+    if errors:
+        raise ValidationError(errors)
+    return issue
+
+
+def _sections_from_form(data: dict) -> list[dict]:
+    """section-N-field inputs, ordered by section-N-order; blank new slots and removed ones dropped."""
+    try:
+        total = min(int(data.get("section_count", 0)), MAX_SECTIONS + 5)
+    except ValueError:
+        total = 0
+    rows = []
+    for n in range(total):
+        get = lambda field: str(data.get(f"section-{n}-{field}", "")).strip()  # noqa: E731
+        if get("remove"):
+            continue
+        row = {f: get(f) for f in ("kind", "heading", "body", "image_url", "image_alt", "cta_label", "cta_url",
+                                   "story_id")}
+        if row["kind"] == "text" and not any(row[f] for f in ("heading", "body", "image_url", "cta_url")):
+            continue  # the empty "add a section" slot
+        if row["kind"] == "story" and not row["story_id"] and not row["heading"]:
+            continue
+        if not row["kind"]:
+            continue
+        try:
+            order = float(get("order") or n + 1)
+        except ValueError:
+            order = n + 1
+        rows.append((order, n, row))
+    return [row for _, _, row in sorted(rows, key=lambda r: (r[0], r[1]))]
+
+
+def _parse_section(raw: dict) -> tuple[dict, dict]:
+    raw = _clean(raw if isinstance(raw, dict) else {})
+    errors = {}
+    kind = str(raw.get("kind") or "text")
+    section = {"kind": kind, "heading": " ".join(str(raw.get("heading", "")).split())}
+    if kind not in SECTION_KINDS:
+        errors["kind"] = "Choose a kind of section."
+    if kind == "text":
+        section["body"] = str(raw.get("body", "")).strip()
+        for f in ("image_url", "image_alt", "cta_label", "cta_url"):
+            section[f] = " ".join(str(raw.get(f, "")).split())
+        if not section["heading"]:
+            errors["heading"] = "Give the section a heading."
+        if len(section["body"]) > MAX_MARKDOWN:
+            errors["body"] = f"Use at most {MAX_MARKDOWN} characters."
+        if section["image_url"] and not _url_ok(section["image_url"], ("https://",)):
+            errors["image_url"] = "Use an image address starting https://."
+        if section["image_url"] and not section["image_alt"]:
+            errors["image_alt"] = "Describe the image for people who cannot see it."
+        if bool(section["cta_label"]) != bool(section["cta_url"]):
+            errors["cta_url" if section["cta_label"] else "cta_label"] = "A button needs both a label and a link."
+        if section["cta_url"] and not _url_ok(section["cta_url"], ("https://", "http://", "mailto:")):
+            errors["cta_url"] = "Use a link starting https://, http:// or mailto:."
+    elif kind == "story":
+        section["story_id"] = str(raw.get("story_id", "")).strip()
+        if not section["story_id"]:
+            errors["story_id"] = "Choose a story."
+    elif kind == "diary":
+        section["heading"] = section["heading"] or "Dates for the diary"
+    return section, errors
+
+
+def _new_id(issue_date: str) -> str:
+    return f"{issue_date.replace('-', '')}-{pysecrets.token_hex(3)}"
+
+
+def create(issue: dict, by: str) -> dict:
+    from chalicelib.newsletter import compile_issue
+
+    issue = compile_issue(issue)
+    issue_id = _new_id(issue["date"])
+    now = clock.iso()
+    item = {**keys.issue(issue_id), **keys.issue_index(issue["date"], issue_id), "issue_id": issue_id, **issue,
+            "status": "draft", "created_by": by, "updated_by": by, "created_at": now, "updated_at": now}
+    aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+    logger().info("issue created", extra={"issue_id": issue_id})
+    return item
+
+
+def get(issue_id: str) -> dict:
+    item = aws.table().get_item(Key=keys.issue(issue_id), ConsistentRead=True).get("Item")
+    if not item:
+        raise NotFound("There is no such issue.")
+    return item
+
+
+def update(issue_id: str, issue: dict, by: str) -> dict:
+    """Edit a draft. Any edit withdraws an earlier approval: the approver saw different words."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.newsletter import compile_issue
+
+    issue = compile_issue(issue)
+    try:
+        aws.table().update_item(
+            Key=keys.issue(issue_id),
+            UpdateExpression=("SET title = :t, #d = :d, introduction = :i, introduction_html = :ih, "
+                              "introduction_text = :it, sections = :s, requires_approval = :r, "
+                              "updated_by = :by, updated_at = :now, GSI1SK = :sk REMOVE approved_by, approved_at"),
+            ConditionExpression="attribute_exists(PK) AND #s = :draft",
+            ExpressionAttributeNames={"#d": "date", "#s": "status"},
+            ExpressionAttributeValues={":t": issue["title"], ":d": issue["date"], ":i": issue["introduction"],
+                                       ":ih": issue["introduction_html"], ":it": issue["introduction_text"],
+                                       ":s": issue["sections"], ":r": issue["requires_approval"], ":by": by,
+                                       ":now": clock.iso(), ":draft": "draft",
+                                       ":sk": keys.issue_index(issue["date"], issue_id)["GSI1SK"]},
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            get(issue_id)
+            raise Conflict("Only a draft can be edited. Cancel the scheduled send first.") from exc
+        raise
+    return get(issue_id)
+
+
+def list_issues(limit: int = 50) -> list[dict]:
+    from boto3.dynamodb.conditions import Key
+
+    page = aws.table().query(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(keys.issues_index()),
+                             ScanIndexForward=False, Limit=limit)
+    return page["Items"]
+
+
+def past_issues(limit: int = 50) -> list[dict]:
+    return [i for i in list_issues(limit) if i["status"] in ("sending", "sent")]
+
+
+def approve(issue_id: str, by: str) -> dict:
+    from botocore.exceptions import ClientError
+
+    issue = get(issue_id)
+    if not issue.get("requires_approval"):
+        raise Conflict("This issue does not need approval.")
+    if issue.get("updated_by") == by:
+        raise Conflict("Another coordinator must approve this issue: you made the last change.")
+    try:
+        aws.table().update_item(
+            Key=keys.issue(issue_id), UpdateExpression="SET approved_by = :by, approved_at = :now",
+            ConditionExpression="#s = :draft AND updated_at = :seen",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":by": by, ":now": clock.iso(), ":draft": "draft",
+                                       ":seen": issue["updated_at"]})
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise Conflict("The issue changed while you were reading it. Please review it again.") from exc
+        raise
+    return get(issue_id)
+
+
+def _ready(issue: dict) -> None:
+    if issue["requires_approval"] and not issue.get("approved_by"):
+        raise Conflict("This issue needs a second coordinator's approval before it can be sent.")
+
+
+def london_to_utc(value: str) -> datetime:
+    """A wall-clock time in Europe/London -> UTC, refusing times that do not exist or happen twice."""
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError({"send_at": "Enter a date and time, like 2026-12-01 09:00."}) from None
+    if naive.tzinfo is not None:
+        return naive.astimezone(ZoneInfo("UTC"))
+    first, second = naive.replace(tzinfo=LONDON, fold=0), naive.replace(tzinfo=LONDON, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        raise ValidationError({"send_at": "The clocks change at that time, so it happens twice. Choose another."})
+    roundtrip = first.astimezone(ZoneInfo("UTC")).astimezone(LONDON).replace(tzinfo=None)
+    if roundtrip != naive:
+        raise ValidationError({"send_at": "That time does not exist in London (the clocks go forward)."})
+    return first.astimezone(ZoneInfo("UTC"))
+
+
+def schedule(issue_id: str, send_at_london: str, by: str) -> dict:
+    from botocore.exceptions import ClientError
+
+    issue = get(issue_id)
+    _ready(issue)
+    when = london_to_utc(send_at_london)
+    if when <= clock.now():
+        raise ValidationError({"send_at": "Choose a time in the future."})
+    at = clock.iso(when)
+    index = keys.issue_schedule_index(at, issue_id)
+    try:
+        aws.table().update_item(
+            Key=keys.issue(issue_id),
+            UpdateExpression="SET #s = :scheduled, scheduled_for = :at, scheduled_by = :by, GSI2PK = :pk, GSI2SK = :sk",
+            ConditionExpression="#s = :draft",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":scheduled": "scheduled", ":draft": "draft", ":at": at, ":by": by,
+                                       ":pk": index["GSI2PK"], ":sk": index["GSI2SK"]})
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise Conflict("Only a draft can be scheduled.") from exc
+        raise
+    return get(issue_id)
+
+
+def cancel_schedule(issue_id: str, by: str) -> dict:
+    from botocore.exceptions import ClientError
+
+    try:
+        aws.table().update_item(
+            Key=keys.issue(issue_id),
+            UpdateExpression="SET #s = :draft, cancelled_by = :by REMOVE scheduled_for, GSI2PK, GSI2SK",
+            ConditionExpression="#s = :scheduled",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":draft": "draft", ":scheduled": "scheduled", ":by": by})
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise Conflict("This issue is not scheduled any more: it may already be sending.") from exc
+        raise
+    return get(issue_id)
+
+
+def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
+    """Mark the issue sending and queue its dispatch. Only the first of a double click gets True."""
+    from botocore.exceptions import ClientError
+
+    issue = get(issue_id)
+    if issue["status"] in ("sending", "sent"):
+        return False
+    _ready(issue)
+    try:
+        aws.table().update_item(
+            Key=keys.issue(issue_id),
+            UpdateExpression=("SET #s = :sending, sent_by = :by, send_started_at = :now, queued = :zero, sent = :zero, "
+                              "failed = :zero, suppressed = :zero, remaining = :zero, dispatched = :no "
+                              "REMOVE GSI2PK, GSI2SK"),
+            ConditionExpression="#s = :from",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":sending": "sending", ":from": from_status, ":by": by, ":now": clock.iso(),
+                                       ":zero": 0, ":no": False})
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    enqueue_dispatch(issue_id)
+    count("IssueSendsStarted")
+    logger().info("issue send started", extra={"issue_id": issue_id})
+    return True
+
+
+def enqueue_dispatch(issue_id: str) -> None:
+    from chalicelib.settings import get_settings
+
+    sqs = aws.sqs()
+    sqs.send_message(QueueUrl=aws.queue_url(get_settings().dispatch_queue),
+                     MessageBody=json.dumps({"issue_id": issue_id}))
+
+
+def send_due() -> list[str]:
+    """The scheduler's job: start every scheduled issue whose time has come."""
+    from boto3.dynamodb.conditions import Key
+
+    now = clock.iso()
+    started = []
+    page = aws.table().query(IndexName="GSI2", KeyConditionExpression=(
+        Key("GSI2PK").eq(keys.issues_scheduled()) & Key("GSI2SK").lte(f"{now}#~")))
+    for item in page["Items"]:
+        if item.get("scheduled_for", "~") <= now and start_send(item["issue_id"], item.get("scheduled_by", "schedule"),
+                                                                from_status="scheduled"):
+            started.append(item["issue_id"])
+    return started
+
+
+def progress(issue_id: str) -> dict:
+    issue = get(issue_id)
+    numbers = {k: int(issue.get(k, 0)) for k in ("queued", "sent", "failed", "suppressed", "remaining")}
+    return {"issue_id": issue_id, "status": issue["status"], "dispatched": bool(issue.get("dispatched")),
+            "done": issue["status"] == "sent", **numbers,
+            "send_started_at": issue.get("send_started_at"), "completed_at": issue.get("completed_at")}
+
+
+def failures(issue_id: str, limit: int = 200) -> list[dict]:
+    """Failed deliveries with their reasons (no addresses: the coordinator sees ids and reasons)."""
+    from boto3.dynamodb.conditions import Key
+
+    page = aws.table().query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(keys.issue_failures(issue_id)),
+                             Limit=limit)
+    return [{"recipient_id": i["recipient_id"], "reason": i.get("reason", ""), "at": i.get("finished_at", "")}
+            for i in page["Items"]]

@@ -1,0 +1,258 @@
+"""Composing, previewing, approving and scheduling issues through the coordinator pages; the archive."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FORM, form, html_of, text_of
+from tests.functional.test_newsletter_send import ISSUE, add_subscribers, new_issue, runner
+
+
+def issue_form(coordinator, **fields) -> str:
+    data = {"csrf_token": coordinator["csrf"], "title": "Winter issue", "date": "2026-12-01",
+            "introduction": "Hello.", "section_count": "2",
+            "section-0-kind": "text", "section-0-order": "1", "section-0-heading": "News",
+            "section-0-body": "Some **news**.", "section-1-kind": "text", "section-1-order": "2"}
+    return form({**data, **fields})
+
+
+def test_create_edit_and_validation_keep_what_was_typed(client, coordinator):
+    from chalicelib import issues
+
+    response = client.http.post("/coordinator/issues", headers=coordinator["form_headers"],
+                                body=issue_form(coordinator, **{"section-0-image_url": "https://example.org/a.png"}))
+    assert response.status_code == 400
+    assert b"Describe the image for people who cannot see it." in response.body
+    assert b"Some **news**." in response.body and b'value="https://example.org/a.png"' in response.body
+
+    response = client.http.post("/coordinator/issues", headers=coordinator["form_headers"],
+                                body=issue_form(coordinator, **{
+                                    "section-1-heading": "First now", "section-1-order": "0",
+                                    "section-1-cta_label": "Join us", "section-1-cta_url": "https://example.org/join"}))
+    assert response.status_code == 303
+    issue_id = response.headers["Location"].rsplit("/", 1)[1]
+    issue = issues.get(issue_id)
+    assert [s["heading"] for s in issue["sections"]] == ["First now", "News"]
+    assert issue["sections"][1]["html"] == "<p>Some <strong>news</strong>.</p>\n"
+
+    edit = client.http.get(f"/coordinator/issues/{issue_id}/edit", headers=coordinator["headers"])
+    assert edit.status_code == 200 and b"First now" in edit.body
+    response = client.http.post(f"/coordinator/issues/{issue_id}/edit", headers=coordinator["form_headers"],
+                                body=issue_form(coordinator, title="Renamed", **{"section-0-remove": "yes"}))
+    assert response.status_code == 303
+    assert issues.get(issue_id)["title"] == "Renamed" and len(issues.get(issue_id)["sections"]) == 0
+
+
+def test_pages_refuse_strangers_and_forged_forms(client, coordinator):
+    issue_id = new_issue()
+    assert client.http.get(f"/coordinator/issues/{issue_id}").status_code == 303
+    assert client.http.post(f"/coordinator/issues/{issue_id}/send", headers=FORM, body="").status_code == 401
+    forged = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
+                              body=form({"csrf_token": "forged"}))
+    assert forged.status_code == 403
+
+
+def test_markdown_is_sanitised():
+    from chalicelib import newsletter
+
+    html = newsletter.markdown_html(
+        "# Big\n\n<script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> "
+        "[ok](https://example.org) ![i](https://example.org/i.png)")
+    assert "<script" not in html and 'href="javascript' not in html and "<img" not in html
+    assert "&lt;script&gt;" in html  # shown as the text that was typed, never run
+    assert "<h3>Big</h3>" in html and 'href="https://example.org"' in html and "noopener" in html
+
+
+def test_preview_shows_desktop_and_mobile_and_the_document_has_its_own_csp(client, coordinator):
+    issue_id = new_issue()
+    page = client.http.get(f"/coordinator/issues/{issue_id}/preview", headers=coordinator["headers"])
+    assert page.status_code == 200
+    assert b'class="preview-desktop"' in page.body and b'class="preview-mobile"' in page.body
+    assert b"Hello Zoe," in page.body  # the plain-text version, personalised with the coordinator's name
+    document = client.http.get(f"/coordinator/issues/{issue_id}/preview.html", headers=coordinator["headers"])
+    assert document.status_code == 200 and b'lang="en-GB"' in document.body
+    assert "style-src 'unsafe-inline'" in document.headers["Content-Security-Policy"]
+    assert b"%%PP." not in document.body
+
+
+def test_a_test_send_goes_to_the_coordinator_only(client, coordinator, outbox):
+    add_subscribers(3)
+    issue_id = new_issue()
+    response = client.http.post(f"/coordinator/issues/{issue_id}/test", headers=coordinator["form_headers"],
+                                body=form({"csrf_token": coordinator["csrf"]}))
+    assert response.status_code == 303
+    [message] = outbox.messages()
+    assert str(message["To"]) == "zoe@peerpost.test"
+    assert message["Subject"] == "[Test] #PeerTalk: Winter issue"
+    assert "Hello Zoe," in text_of(message) and "<strong>network</strong>" in html_of(message)
+    from chalicelib import issues
+
+    assert issues.get(issue_id)["status"] == "draft"
+
+
+def test_the_rendered_issue_is_accessible_and_has_contents_and_footer(tables):
+    from chalicelib import issues, newsletter
+
+    issue = issues.get(new_issue(sections=[
+        {"kind": "text", "heading": "With a picture", "body": "Words", "image_url": "https://example.org/p.png",
+         "image_alt": "Two people talking on a bench", "cta_label": "Read more", "cta_url": "https://example.org"},
+        {"kind": "text", "heading": "Second", "body": "More"}]))
+    rendered = newsletter.render(issue)
+    assert '<html lang="en-GB"' in rendered.html or "lang=\"en-GB\"" in rendered.html
+    assert 'alt="Two people talking on a bench"' in rendered.html
+    assert "<h1>Winter issue</h1>" in rendered.html and '<h2 id="section-1">With a picture</h2>' in rendered.html
+    assert '<a href="#section-2">Second</a>' in rendered.html  # "This issue" contents
+    assert "Samaritans" in rendered.html and "Samaritans" in rendered.text
+    assert "Read more: https://example.org" in rendered.text and "[Image: Two people talking on a bench]" in rendered.text
+    assert "%%PP.unsubscribe_url%%" in rendered.html and "%%PP.preferences_url%%" in rendered.text
+    public = newsletter.render(issue, channel="archive", personal=False)
+    assert "%%PP." not in public.html + public.text and "/unsubscribe" not in public.html + public.text
+
+
+@pytest.fixture
+def shared_story(tables):
+    """A published story whose contributor consented to the newsletter and the archive, with a note."""
+    from chalicelib import stories
+
+    submission = stories.parse_submission({
+        "title": "Finding my group", "text": "I was alone.\n\nThen I was not.", "name": "Sam Jones",
+        "email": "sam.story@example.org", "content_notes": "self-harm", "level": "first_name",
+        "channels": ["newsletter", "archive"], "consent": "yes"})
+    story_id = stories.submit(submission, "test")
+    for status in ("in_review", "approved", "published"):
+        stories.set_status(story_id, status)
+    return story_id
+
+
+def private_story() -> str:
+    from chalicelib import stories
+
+    return stories.submit(stories.parse_submission({
+        "title": "Mine only", "text": "Not for sharing.", "name": "Lee", "email": "lee@example.org",
+        "level": "private", "channels": [], "consent": "yes"}), "test")
+
+
+def test_stories_only_with_consent_with_content_notes_first_and_the_diary_from_events(shared_story):
+    from chalicelib import issues, newsletter
+    from localdev.demo_events import seed_events
+
+    seed_events()
+    issue = issues.get(new_issue(sections=[
+        ISSUE["sections"][0], {"kind": "story", "story_id": shared_story},
+        {"kind": "story", "story_id": private_story()}, {"kind": "diary"}]))
+    rendered = newsletter.render(issue)
+    assert rendered.html.index("Content note:") < rendered.html.index("I was alone.")
+    assert "Content note: this story mentions self-harm" in rendered.text
+    assert "Finding my group" in rendered.html and "Sam" in rendered.text and "Jones" not in rendered.text
+    assert "Not for sharing." not in rendered.html + rendered.text  # no consent: left out entirely
+    assert rendered.html.count("<h2 id=") == 3
+    assert "Peer Worker Network Meeting" in rendered.text and "When: " in rendered.text
+    assert '<a href="#section-4">Dates for the diary</a>' in rendered.html
+
+
+def test_a_story_withdrawn_before_sending_is_not_sent(shared_story, outbox):
+    from chalicelib import issues, stories
+
+    add_subscribers(2)
+    issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
+    stories.withdraw(shared_story)
+    issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+    copies = [m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]
+    assert len(copies) == 2 and all("I was alone." not in text_of(m) for m in copies)
+
+
+def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(client, outbox, shared_story):
+    from chalicelib import issues, stories
+
+    issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
+    draft_id = new_issue(title="Not sent yet")
+    add_subscribers(2)
+    issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+    copies = [m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]
+    assert len(copies) == 2 and all("I was alone." in text_of(m) for m in copies)
+    listing = client.http.get("/archive")
+    assert b"Winter issue" in listing.body and b"Not sent yet" not in listing.body
+    assert client.http.get(f"/archive/{draft_id}").status_code == 404
+    page = client.http.get(f"/archive/{issue_id}")
+    assert page.status_code == 200 and b"I was alone." in page.body
+    assert b"/unsubscribe/" not in page.body and b"/preferences/" not in page.body and b"%%PP" not in page.body
+    stories.withdraw(shared_story)  # the contributor withdraws after the send
+    assert b"I was alone." not in client.http.get(f"/archive/{issue_id}").body
+
+
+def test_the_form_offers_only_stories_shared_for_the_newsletter(client, coordinator, shared_story):
+    private_story()
+    page = client.http.get("/coordinator/issues/new", headers=coordinator["headers"])
+    assert b"Finding my group" in page.body and b"Mine only" not in page.body
+
+
+def test_approval_by_a_second_coordinator(client, coordinator):
+    from chalicelib import auth, issues
+    from chalicelib.errors import Conflict
+
+    issue_id = issues.create(issues.parse_issue({**ISSUE, "requires_approval": True}), by="zoe@peerpost.test")["issue_id"]
+    refused = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
+                               body=form({"csrf_token": coordinator["csrf"]}))
+    assert refused.status_code == 409
+    with pytest.raises(Conflict):
+        issues.approve(issue_id, by="zoe@peerpost.test")  # not your own work
+    auth.create_coordinator("sam@peerpost.test", "another long password", name="Sam")
+    issues.approve(issue_id, by="sam@peerpost.test")
+    issues.update(issue_id, issues.parse_issue({**ISSUE, "title": "Changed", "requires_approval": True}),
+                  by="zoe@peerpost.test")
+    assert "approved_by" not in issues.get(issue_id)  # an edit needs a fresh approval
+    issues.approve(issue_id, by="sam@peerpost.test")
+    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+
+
+def test_schedule_in_london_time_and_cancel(client, coordinator):
+    from chalicelib import issues
+
+    issue_id = new_issue()
+    response = client.http.post(f"/coordinator/issues/{issue_id}/schedule", headers=coordinator["form_headers"],
+                                body=form({"csrf_token": coordinator["csrf"], "send_at": "2099-07-01T09:00"}))
+    assert response.status_code == 303
+    assert issues.get(issue_id)["scheduled_for"] == "2099-07-01T08:00:00+00:00"  # BST
+    page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"])
+    assert b"Cancel the scheduled send" in page.body
+    client.http.post(f"/coordinator/issues/{issue_id}/cancel", headers=coordinator["form_headers"],
+                     body=form({"csrf_token": coordinator["csrf"]}))
+    assert issues.get(issue_id)["status"] == "draft"
+    past = client.http.post(f"/coordinator/issues/{issue_id}/schedule", headers=coordinator["form_headers"],
+                            body=form({"csrf_token": coordinator["csrf"], "send_at": "2001-01-01T09:00"}))
+    assert past.status_code == 400 and b"Choose a time in the future." in past.body
+
+
+def test_london_times_that_do_not_exist_or_happen_twice_are_refused():
+    from chalicelib import issues
+    from chalicelib.errors import ValidationError
+
+    assert issues.london_to_utc("2099-01-15T09:00").hour == 9  # GMT
+    for moment in ("2026-03-29T01:30", "2026-10-25T01:30"):
+        with pytest.raises(ValidationError):
+            issues.london_to_utc(moment)
+
+
+def test_progress_page_and_api_show_counts_and_failure_reasons(client, coordinator, outbox):
+    from chalicelib import issues, mail
+
+    readers = add_subscribers(3)
+
+    class Rejecting(mail.SesSender):
+        def send_raw(self, to, sender, raw, tags):
+            if to == readers[0]:
+                raise mail.PermanentSendError("MessageRejected")
+            return super().send_raw(to, sender, raw, tags)
+
+    mail.use_sender(Rejecting())
+    issue_id = new_issue()
+    issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+    page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"])
+    assert b'id="count-sent">2<' in page.body and b'id="count-failed">1<' in page.body
+    assert b"SES refused the message: MessageRejected" in page.body and b"Done" in page.body
+    data = client.http.get(f"/api/coordinator/issues/{issue_id}/progress",
+                           headers={"Authorization": f"Bearer {coordinator['token']}"}).json_body
+    assert (data["sent"], data["failed"], data["remaining"], data["done"]) == (2, 1, 0, True)
+    assert data["failures"][0]["reason"] == "SES refused the message: MessageRejected"

@@ -1,0 +1,309 @@
+"""The newsletter send pipeline through its real handlers, against moto: once each, every outcome recorded."""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+
+from tests.conftest import html_of, text_of
+
+ISSUE = {"title": "Winter issue", "date": "2026-12-01", "introduction": "Hello from the **network**.",
+         "sections": [{"kind": "text", "heading": "News", "body": "Some *news* and [a link](https://example.org)."}]}
+
+
+@pytest.fixture(autouse=True)
+def fast_sends(monkeypatch):
+    monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "1000000")
+    from chalicelib import delivery, settings
+
+    settings.reset()
+    delivery.prepared.cache_clear()
+    yield
+    delivery.prepared.cache_clear()
+
+
+def add_subscribers(n: int, status: str = "confirmed", topics=("newsletter",), prefix: str = "reader") -> list[str]:
+    from chalicelib import aws, clock, keys, subscriptions
+
+    now = clock.iso()
+    emails = []
+    with aws.table().batch_writer() as batch:
+        for i in range(n):
+            email = f"{prefix}{i}@example.org"
+            sid = subscriptions.email_id(email)
+            consent = {"wording_version": subscriptions.CONSENT_VERSION, "method": "test", "given_at": now,
+                       "confirmed_at": now, "withdrawn_at": None}
+            batch.put_item(Item={**keys.subscriber(sid), **keys.subscriber_index(status, now, sid), "email": email,
+                                 "first_name": f"Reader {i}", "topics": list(topics), "status": status,
+                                 "created_at": now, "consent": consent, "consent_history": [], "soft_bounces": 0})
+            emails.append(email)
+    return emails
+
+
+def new_issue(**changes) -> str:
+    from chalicelib import issues
+
+    return issues.create(issues.parse_issue({**ISSUE, **changes}), by="zoe@peerpost.test")["issue_id"]
+
+
+def runner():
+    import boto3
+
+    from app import app
+    from localdev.runner import Runner
+
+    return Runner(app, boto3.session.Session(region_name="eu-west-2"))
+
+
+def receive_all(queue: str) -> list[dict]:
+    from chalicelib import aws
+
+    url, messages = aws.queue_url(queue), []
+    while True:
+        got = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                        AttributeNames=["All"]).get("Messages", [])
+        fresh = [m for m in got if m["MessageId"] not in {x["MessageId"] for x in messages}]
+        if not fresh:
+            return messages
+        messages += fresh
+        for m in fresh:
+            aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def sqs_event(bodies: list[str], receive_count: int = 1) -> dict:
+    """An SQS event with a distinct messageId per record (the Chalice test client gives them all one)."""
+    return {"Records": [{"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": body,
+                         "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1"},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:peerpost-send",
+                         "awsRegion": "eu-west-2"} for body in bodies]}
+
+
+def call(handler: str, event: dict):
+    from app import app
+    from localdev.runner import LambdaContext
+
+    return app.handler_map[handler](event, LambdaContext(handler))
+
+
+def start_and_dispatch(issue_id: str) -> list[str]:
+    """Start the send and run the dispatch handler; returns the send-queue message bodies."""
+    from chalicelib import issues
+
+    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    [dispatch] = receive_all("peerpost-dispatch")
+    call("dispatch_issue", sqs_event([dispatch["Body"]]))
+    return [m["Body"] for m in receive_all("peerpost-send")]
+
+
+def test_end_to_end_each_subscriber_gets_exactly_one_copy_with_their_own_links(client, outbox):
+    from chalicelib import issues, subscriptions, tokens
+
+    readers = add_subscribers(260)
+    add_subscribers(5, status="pending", prefix="pending")
+    add_subscribers(5, status="unsubscribed", prefix="gone")
+    add_subscribers(5, topics=("events",), prefix="eventsonly")
+    issue_id = new_issue()
+    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+
+    messages = outbox.messages()  # parsed with email.policy.strict: no defects anywhere
+    assert sorted(str(m["To"]) for m in messages) == sorted(readers)
+    for message in messages[::13]:
+        address = str(message["To"])
+        sid = subscriptions.email_id(address)
+        i = int(re.search(r"\d+", address).group())
+        assert f"Hello Reader {i}," in text_of(message) and f"Hello Reader {i}," in html_of(message)
+        unsubscribe = re.search(r"<https://peerpost\.test(/unsubscribe/([^>]+))>", message["List-Unsubscribe"])
+        assert tokens.verify("unsubscribe", unsubscribe.group(2)) == sid
+        assert unsubscribe.group(1) in html_of(message) and unsubscribe.group(1) in text_of(message)
+        preferences = re.search(r"https://peerpost\.test(/preferences/[A-Za-z0-9_.\-]+)", text_of(message)).group(1)
+        page = client.http.get(preferences)
+        assert page.status_code == 200 and address.encode() in page.body
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["Message-ID"].startswith(f"<{issue_id}.{sid}@")
+    progress = issues.progress(issue_id)
+    assert progress | {"send_started_at": None, "completed_at": None} == {
+        "issue_id": issue_id, "status": "sent", "dispatched": True, "done": True, "queued": 260, "sent": 260,
+        "failed": 0, "suppressed": 0, "remaining": 0, "send_started_at": None, "completed_at": None}
+
+
+def test_a_double_clicked_send_queues_one_dispatch(client, coordinator, outbox):
+    from tests.conftest import form
+
+    add_subscribers(3)
+    issue_id = new_issue()
+    for _ in range(2):
+        response = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
+                                    body=form({"csrf_token": coordinator["csrf"]}))
+        assert response.status_code == 303
+    assert len(receive_all("peerpost-dispatch")) == 1
+    page = client.http.get(f"/coordinator/issues/{issue_id}?sending=1", headers=coordinator["headers"])
+    assert page.status_code == 200 and b"Preparing the list of recipients" in page.body
+    assert b'http-equiv="refresh"' in page.body  # the page follows the send until it is done
+
+
+def test_duplicate_dispatch_and_duplicate_send_messages_send_nothing_twice(outbox):
+    from chalicelib import issues
+
+    add_subscribers(60)
+    issue_id = new_issue()
+    bodies = start_and_dispatch(issue_id)
+    call("dispatch_issue", sqs_event([json.dumps({"issue_id": issue_id})]))  # a duplicate dispatch: no-op
+    assert receive_all("peerpost-send") == []
+    result = call("send_newsletter", sqs_event(bodies + bodies[:2]))  # duplicates inside one batch
+    assert result == {"batchItemFailures": []}
+    result = call("send_newsletter", sqs_event(bodies))  # the whole batch again
+    assert result == {"batchItemFailures": []}
+    assert len(outbox.raw()) == 60
+    assert len({str(m["To"]) for m in outbox.messages()}) == 60
+    assert issues.progress(issue_id)["sent"] == 60 and issues.progress(issue_id)["status"] == "sent"
+
+
+def test_a_crash_after_sending_is_not_resent_and_ends_as_failed_with_a_reason(outbox, monkeypatch):
+    from chalicelib import clock, delivery, issues
+
+    add_subscribers(10)
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    real_record = delivery.record
+    monkeypatch.setattr(delivery, "record", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Lambda died")))
+    result = call("send_newsletter", sqs_event([body]))
+    assert len(result["batchItemFailures"]) == 1
+    assert len(outbox.raw()) == 10  # SES took them; the outcomes were never written
+    monkeypatch.setattr(delivery, "record", real_record)
+
+    # The redelivered message while the claims are fresh: someone may still be sending, so wait.
+    assert len(call("send_newsletter", sqs_event([body], 2))["batchItemFailures"]) == 1
+    clock.advance(delivery.LEASE_SECONDS + 1)
+    assert call("send_newsletter", sqs_event([body], 3)) == {"batchItemFailures": []}
+    assert len(outbox.raw()) == 10  # never a second copy
+    progress = issues.progress(issue_id)
+    assert (progress["failed"], progress["remaining"], progress["status"]) == (10, 0, "sent")
+    assert {f["reason"] for f in issues.failures(issue_id)} == {
+        "interrupted before its outcome was recorded; not resent, to avoid a duplicate"}
+
+
+def test_throttling_releases_the_rest_for_a_retry_and_permanent_errors_are_recorded(outbox):
+    from chalicelib import issues, mail
+    from chalicelib.errors import SendThrottled
+
+    readers = add_subscribers(6)
+
+    class Flaky(mail.SesSender):
+        throttled = {readers[1], readers[2]}
+
+        def send_raw(self, to, sender, raw, tags):
+            if to == readers[0]:
+                raise mail.PermanentSendError("MessageRejected")
+            if to in self.throttled:
+                self.throttled.discard(to)
+                raise SendThrottled("slow down")
+            return super().send_raw(to, sender, raw, tags)
+
+    mail.use_sender(Flaky(sleep=lambda s: None))
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    event = sqs_event([body])
+    assert call("send_newsletter", event)["batchItemFailures"] == [
+        {"itemIdentifier": event["Records"][0]["messageId"]}]
+    assert issues.progress(issue_id)["sent"] == 0  # counted once the whole message is settled
+    assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
+    assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers[1:])
+    progress = issues.progress(issue_id)
+    assert (progress["sent"], progress["failed"], progress["status"]) == (5, 1, "sent")
+    assert issues.failures(issue_id)[0]["reason"] == "SES refused the message: MessageRejected"
+
+
+def test_repeated_transient_errors_end_as_failed_instead_of_the_dead_letter_queue(outbox):
+    from botocore.exceptions import ClientError
+
+    from chalicelib import delivery, issues, mail
+
+    add_subscribers(2)
+
+    class Down(mail.SesSender):
+        def send_raw(self, to, sender, raw, tags):
+            raise ClientError({"Error": {"Code": "InternalFailure"}}, "SendEmail")
+
+    mail.use_sender(Down())
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    assert len(call("send_newsletter", sqs_event([body]))["batchItemFailures"]) == 1
+    assert call("send_newsletter", sqs_event([body], delivery.GIVE_UP_AFTER_RECEIVES)) == {"batchItemFailures": []}
+    assert issues.progress(issue_id)["failed"] == 2
+    assert all("gave up after 5 attempts: InternalFailure" == f["reason"] for f in issues.failures(issue_id))
+
+
+def test_people_who_leave_after_dispatch_are_suppressed_not_sent(outbox):
+    from chalicelib import issues, subscriptions
+
+    readers = add_subscribers(4)
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    subscriptions.suppress(readers[0], "complaint")
+    token = subscriptions.links(subscriptions.email_id(readers[1]))["unsubscribe_url"].rsplit("/", 1)[1]
+    subscriptions.unsubscribe(token, "one-click")
+    assert call("send_newsletter", sqs_event([body])) == {"batchItemFailures": []}
+    assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers[2:])
+    progress = issues.progress(issue_id)
+    assert (progress["sent"], progress["suppressed"], progress["remaining"]) == (2, 2, 0)
+
+
+def test_an_empty_audience_finishes_at_once(outbox):
+    from chalicelib import issues
+
+    issue_id = new_issue()
+    assert start_and_dispatch(issue_id) == []
+    assert issues.progress(issue_id)["status"] == "sent"
+
+
+def test_dispatch_pages_the_audience_and_resumes_after_a_crash(outbox, monkeypatch):
+    from chalicelib import delivery, issues
+
+    monkeypatch.setattr(delivery, "AUDIENCE_PAGE", 40)
+    add_subscribers(130)
+    issue_id = new_issue()
+    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    [dispatch] = receive_all("peerpost-dispatch")
+    real_enqueue, calls = delivery._enqueue, []
+
+    def crash_on_third(sqs, queue, issue, ids):
+        calls.append(len(ids))
+        if len(calls) == 3:
+            raise RuntimeError("Lambda died")
+        real_enqueue(sqs, queue, issue, ids)
+
+    monkeypatch.setattr(delivery, "_enqueue", crash_on_third)
+    with pytest.raises(RuntimeError):
+        call("dispatch_issue", sqs_event([dispatch["Body"]]))
+    assert issues.progress(issue_id)["queued"] == 80
+    call("dispatch_issue", sqs_event([dispatch["Body"]]))  # SQS delivers it again
+    assert issues.progress(issue_id)["queued"] == 130
+    bodies = [m["Body"] for m in receive_all("peerpost-send")]
+    assert sorted(len(json.loads(b)["recipients"]) for b in bodies) == [10, 40, 40, 40]
+    assert call("send_newsletter", sqs_event(bodies))["batchItemFailures"] == []
+    assert len(outbox.raw()) == 130
+    assert issues.progress(issue_id)["status"] == "sent"
+
+
+def test_the_scheduler_sends_a_due_issue_once_and_not_a_cancelled_one(outbox):
+    from chalicelib import clock, issues
+    from localdev.runner import scheduled_event
+
+    add_subscribers(3)
+    due, cancelled = new_issue(), new_issue(title="Cancelled")
+    london = clock.now().astimezone(issues.LONDON) + __import__("datetime").timedelta(hours=2)
+    for issue_id in (due, cancelled):
+        issues.schedule(issue_id, london.strftime("%Y-%m-%dT%H:%M"), by="zoe@peerpost.test")
+    issues.cancel_schedule(cancelled, by="zoe@peerpost.test")
+    call("send_due_issues", scheduled_event("send_due_issues"))
+    assert receive_all("peerpost-dispatch") == []
+    clock.advance(2 * 3600 + 60)
+    call("send_due_issues", scheduled_event("send_due_issues"))
+    call("send_due_issues", scheduled_event("send_due_issues"))
+    [dispatch] = receive_all("peerpost-dispatch")
+    assert json.loads(dispatch["Body"]) == {"issue_id": due}
+    assert issues.get(cancelled)["status"] == "draft"
