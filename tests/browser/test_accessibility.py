@@ -81,3 +81,16 @@ def test_coordinator_pages(axe_page, peerpost):
 def test_the_check_can_fail(axe_page):
     axe_page.set_content("<html><body><img src='x.png'><input type='text'></body></html>")
     assert {v["id"] for v in violations(axe_page)} >= {"image-alt"}
+
+
+def test_rendered_newsletter(axe_page, peerpost):
+    """The demo issue as subscribers receive it (the exact HTML the preview frames show)."""
+    import re
+
+    sign_in(axe_page, peerpost)
+    axe_page.goto(peerpost.base + "/coordinator/issues")
+    hrefs = axe_page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
+    issue = next(h for h in hrefs if re.fullmatch(r"/coordinator/issues/[^/]+", h) and not h.endswith("/new"))
+    axe_page.goto(peerpost.base + issue + "/preview.html")
+    assert "Dates for the diary" in axe_page.content()
+    assert violations(axe_page) == []
