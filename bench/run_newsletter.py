@@ -110,15 +110,15 @@ def measure_render(issue: dict, runs: int = 200) -> tuple[float, float]:
         return statistics.median(times)
 
     with_reads = median(lambda: newsletter.render(issue))
-    diary, shareable = newsletter._diary, newsletter._shareable
+    diary, shareable = newsletter._diary, newsletter.shareable_story
     entries, stories = diary(), {}
     newsletter._diary = lambda: entries
-    newsletter._shareable = lambda story_id, channel: stories.setdefault((story_id, channel),
+    newsletter.shareable_story = lambda story_id, channel: stories.setdefault((story_id, channel),
                                                                          shareable(story_id, channel))
     try:
         alone = median(lambda: newsletter.render(issue))
     finally:
-        newsletter._diary, newsletter._shareable = diary, shareable
+        newsletter._diary, newsletter.shareable_story = diary, shareable
     return alone, with_reads
 
 

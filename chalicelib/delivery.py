@@ -120,7 +120,7 @@ def complete_if_done(issue_id: str) -> bool:
     try:
         aws.table().update_item(
             Key=keys.issue(issue_id), UpdateExpression="SET #s = :sent, completed_at = :now",
-            ConditionExpression="#s = :sending AND dispatched = :yes AND remaining = :zero",
+            ConditionExpression="#s = :sending AND dispatched = :yes AND remaining <= :zero",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":sent": "sent", ":sending": "sending", ":yes": True, ":zero": 0,
                                        ":now": clock.iso()})
@@ -128,6 +128,8 @@ def complete_if_done(issue_id: str) -> bool:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
+    # The stored rendering holds story words and names: it goes when the send is done.
+    aws.table().delete_item(Key=keys.issue_rendered(issue_id))
     count("IssueSendsCompleted")
     logger().info("issue send complete", extra={"issue_id": issue_id})
     return True
@@ -136,20 +138,43 @@ def complete_if_done(issue_id: str) -> bool:
 # ---------------------------------------------------------------- the rendered issue
 
 
-def store_rendered(issue: dict) -> None:
-    """Render the issue once for this send; a retried dispatch keeps the first rendering."""
+def store_rendered(issue: dict, replace: bool = False) -> None:
+    """Render the issue once for this send; a retried dispatch keeps the first rendering.
+
+    replace=True renders again over it: a story in it lost its consent part-way through the send.
+    """
     from botocore.exceptions import ClientError
 
     rendered = newsletter.render(issue, channel="newsletter", personal=True)
+    story_ids = [s["story_id"] for s in issue.get("sections", [])
+                 if s.get("kind") == "story" and newsletter.shareable_story(s["story_id"], "newsletter") is not None]
     try:
         aws.table().put_item(
             Item={**keys.issue_rendered(issue["issue_id"]), "subject": rendered.subject,
                   "html_z": zlib.compress(rendered.html.encode()), "text_z": zlib.compress(rendered.text.encode()),
-                  "rendered_at": clock.iso()},
-            ConditionExpression="attribute_not_exists(PK)")
+                  "story_ids": story_ids, "rendered_at": clock.iso()},
+            **({} if replace else {"ConditionExpression": "attribute_not_exists(PK)"}))
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+@functools.lru_cache(maxsize=4)
+def _rendered_story_ids(issue_id: str) -> tuple[str, ...]:
+    item = aws.table().get_item(Key=keys.issue_rendered(issue_id), ConsistentRead=True,
+                                ProjectionExpression="story_ids").get("Item") or {}
+    return tuple(item.get("story_ids", ()))
+
+
+def ensure_consent_still_holds(issue_id: str) -> None:
+    """Before each batch: if a story in the stored rendering was withdrawn or narrowed since, render
+    again without it, so no later copy carries it. No stories in the issue: no reads at all."""
+    story_ids = _rendered_story_ids(issue_id)
+    if story_ids and any(newsletter.shareable_story(sid, "newsletter") is None for sid in story_ids):
+        store_rendered(issues.get(issue_id), replace=True)
+        prepared.cache_clear()
+        _rendered_story_ids.cache_clear()
+        logger().info("issue re-rendered after a consent change", extra={"issue_id": issue_id})
 
 
 def outgoing(subject: str, html: str, text: str) -> mail.OutgoingMessage:
@@ -225,6 +250,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     key = batch_key(issue_id, recipient_ids)
     mine, outcomes, busy = claim(issue_id, recipient_ids, key)
     if mine:
+        ensure_consent_still_holds(issue_id)
         message = prepared(issue_id)
         people = _people(mine)
         for rid in mine:
@@ -237,7 +263,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
 
 def _send_one(message, issue_id: str, rid: str, subscriber: dict | None, receive_count: int,
               remaining_ms: Callable[[], int]) -> Outcome:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
     if not subscriber:
         return Outcome(rid, "suppressed", "no longer subscribed (erased)")
@@ -257,7 +283,11 @@ def _send_one(message, issue_id: str, rid: str, subscriber: dict | None, receive
         return Outcome(rid, "failed", f"SES refused the message: {exc.code}")
     except ValueError:
         return Outcome(rid, "failed", "the address is not valid")
+    except (ReadTimeoutError, ConnectionClosedError) as exc:
+        # The request reached SES but no answer came back: it may have been sent. Never risk a second copy.
+        return Outcome(rid, "failed", f"SES outcome unknown ({type(exc).__name__}); not resent, to avoid a duplicate")
     except (SendThrottled, ClientError, BotoCoreError) as exc:
+        # SES answered "no" (or was never reached): nothing left PeerPost, so a retry is safe.
         code = exc.response["Error"].get("Code", "error") if isinstance(exc, ClientError) else type(exc).__name__
         if receive_count >= GIVE_UP_AFTER_RECEIVES:
             return Outcome(rid, "failed", f"gave up after {receive_count} attempts: {code}")

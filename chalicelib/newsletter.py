@@ -89,7 +89,7 @@ def compile_issue(issue: dict) -> dict:
             "sections": [compile_section(s) if s["kind"] == "text" else s for s in issue.get("sections", [])]}
 
 
-def _shareable(story_id: str, channel: str):
+def shareable_story(story_id: str, channel: str):
     from chalicelib import stories  # imported on use: the API handler's cold start stays small
 
     return stories.shareable(story_id, channel)
@@ -113,7 +113,7 @@ def resolve_sections(issue: dict, channel: str, stash=lambda html: html) -> list
                 text=compiled["text"], image_url=raw.get("image_url", ""),
                 image_alt=raw.get("image_alt", ""), cta_label=raw.get("cta_label", ""), cta_url=raw.get("cta_url", "")))
         elif raw["kind"] == "story":
-            story = _shareable(raw["story_id"], channel)
+            story = shareable_story(raw["story_id"], channel)
             if story is not None:  # withdrawn, not consented for this channel, or unknown: left out entirely
                 resolved.append(Section(anchor=anchor, kind="story", heading=raw.get("heading") or story.title,
                                         story=story))

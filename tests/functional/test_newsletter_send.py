@@ -307,3 +307,25 @@ def test_the_scheduler_sends_a_due_issue_once_and_not_a_cancelled_one(outbox):
     [dispatch] = receive_all("peerpost-dispatch")
     assert json.loads(dispatch["Body"]) == {"issue_id": due}
     assert issues.get(cancelled)["status"] == "draft"
+
+
+def test_a_story_withdrawn_part_way_through_a_send_is_in_no_later_copy(outbox):
+    from chalicelib import aws, keys, stories
+
+    submission = stories.parse_submission({
+        "title": "Finding my group", "text": "Words only the first readers may see.", "name": "Sam Jones",
+        "level": "first_name", "channels": ["newsletter"], "consent": "yes"})
+    story_id = stories.submit(submission, "test")
+    for status in ("in_review", "approved", "published"):
+        stories.set_status(story_id, status)
+    add_subscribers(4)
+    issue_id = new_issue(sections=[{"kind": "story", "story_id": story_id}])
+    [body] = start_and_dispatch(issue_id)
+    recipients = json.loads(body)["recipients"]
+    call("send_newsletter", sqs_event([json.dumps({"issue_id": issue_id, "recipients": recipients[:2]})]))
+    stories.withdraw(story_id)
+    call("send_newsletter", sqs_event([json.dumps({"issue_id": issue_id, "recipients": recipients[2:]})]))
+    texts = [text_of(m) for m in outbox.messages()]
+    assert len(texts) == 4
+    assert sum("Words only the first readers may see." in t for t in texts) == 2
+    assert aws.table().get_item(Key=keys.issue_rendered(issue_id)).get("Item") is None  # done: rendering gone
