@@ -266,7 +266,8 @@ class PreparedMessage:
         out = []
         for literal, name in zip(self._literals, self._names):
             out.append(literal)
-            out.append(encoded[name])
+            # A marker-like string someone typed into a story or section is just text: left as it was.
+            out.append(encoded.get(name) or b"%%PP." + name.encode() + b"%%")
         out.append(self._tail)
         return b"".join(out)
 

@@ -174,7 +174,7 @@ def render(issue: dict, channel: str = "newsletter", personal: bool = True) -> R
 
     context = {"subject": subject(issue), **_context(issue, channel, personal, stash)}
     html = mjml_to_html(env.get_template("email/issue.mjml.j2").render(**context))
-    html = _BLOCK.sub(lambda m: blocks[m.group(0)], html)
+    html = _BLOCK.sub(lambda m: blocks.get(m.group(0), m.group(0)), html)  # typed look-alikes stay text
     text = env.get_template("email/issue.txt.j2").render(**context)  # uses the text fields only
     return RenderedEmail(subject=context["subject"], html=html, text=text.strip() + "\n")
 

@@ -235,23 +235,23 @@ def update_preferences(token: str, data: dict) -> dict:
         raise ValidationError(errors)
     now = clock.iso()
     if not topics:
-        _unsubscribe(sid, item, "preferences")
+        if item["status"] == "confirmed":
+            _unsubscribe(sid, item, "preferences")
         return {**item, "first_name": first_name, "topics": [], "status": "unsubscribed"}
-    status = "confirmed"
+    # Saving preferences never re-subscribes anyone: after an unsubscribe, a bounce or a complaint,
+    # only a fresh double opt-in does. The status is left exactly as it is.
     aws.table().update_item(
         Key=keys.subscriber(sid),
         UpdateExpression=(
-            "SET first_name = :n, topics = :t, #s = :status, GSI1PK = :pk, updated_at = :now, "
+            "SET first_name = :n, topics = :t, updated_at = :now, "
             "consent_history = list_append(consent_history, :event)"
         ),
-        ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={
-            ":n": first_name, ":t": topics, ":status": status, ":now": now,
-            ":pk": keys.subscribers_by_status(status),
+            ":n": first_name, ":t": topics, ":now": now,
             ":event": [{"event": "preferences-changed", "at": now, "topics": topics}],
         },
     )
-    return {**item, "first_name": first_name, "topics": topics, "status": status}
+    return {**item, "first_name": first_name, "topics": topics}
 
 
 def unsubscribe(token: str, method: str) -> None:

@@ -329,3 +329,16 @@ def test_a_story_withdrawn_part_way_through_a_send_is_in_no_later_copy(outbox):
     assert len(texts) == 4
     assert sum("Words only the first readers may see." in t for t in texts) == 2
     assert aws.table().get_item(Key=keys.issue_rendered(issue_id)).get("Item") is None  # done: rendering gone
+
+
+def test_marker_look_alikes_typed_by_people_are_just_text(outbox):
+    from chalicelib import issues
+
+    add_subscribers(3)
+    issue_id = new_issue(sections=[{"kind": "text", "heading": "Odd text",
+                                    "body": "Literally %%PP.foo%% and PPBLOCK0042X and %%PP.name%% here."}])
+    [body] = start_and_dispatch(issue_id)
+    assert call("send_newsletter", sqs_event([body])) == {"batchItemFailures": []}
+    texts = [text_of(m) for m in outbox.messages()]
+    assert len(texts) == 3 and all("%%PP.foo%%" in t and "PPBLOCK0042X" in t for t in texts)
+    assert issues.progress(issue_id)["sent"] == 3

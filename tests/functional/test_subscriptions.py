@@ -233,3 +233,15 @@ def test_per_client_rate_limit_answers_429(client, outbox, monkeypatch):
     statuses = [subscribe(client, {**SIGN_UP, "email": f"p{n}@example.org"}).status_code for n in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
     assert len(outbox.messages()) == 3
+
+
+def test_saving_preferences_never_resubscribes(client, outbox):
+    from chalicelib import subscriptions
+
+    welcome = confirmed(client, outbox)
+    path = link(welcome, "preferences")
+    client.http.post(link(welcome, "unsubscribe"), headers=FORM, body="List-Unsubscribe=One-Click")
+    page = client.http.post(path, headers=FORM, body=form({"first_name": "Sam", "topics": ["newsletter"]}))
+    assert page.status_code == 200 and b"You are unsubscribed" in page.body
+    assert subscriptions.counts_by_status()["confirmed"] == 0
+    assert not subscriptions.is_mailable(subscriptions.email_id("sam@example.org"), "newsletter")
