@@ -260,7 +260,7 @@ def parse_event(data: dict) -> dict:
     capacity_raw = str(data.get("capacity", "")).strip()
     capacity = None
     if capacity_raw:
-        if not capacity_raw.isdigit() or not 1 <= int(capacity_raw) <= 10000:
+        if not (capacity_raw.isascii() and capacity_raw.isdigit()) or not 1 <= int(capacity_raw) <= 10000:
             errors["capacity"] = "Enter a number of places from 1 to 10000, or leave it empty for no limit."
         else:
             capacity = int(capacity_raw)

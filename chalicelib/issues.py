@@ -29,7 +29,7 @@ def _url_ok(url: str, schemes: tuple[str, ...]) -> bool:
 
 def _clean(data: dict) -> dict:
     """Control characters mean nothing in an email and break MJML and 7bit MIME: they go at the door."""
-    from chalicelib.rendering import strip_controls
+    from chalicelib.forms import strip_controls
 
     return {k: strip_controls(v) if isinstance(v, str) else v for k, v in data.items()}
 
@@ -77,7 +77,7 @@ def _sections_from_form(data: dict) -> list[dict]:
     """section-N-field inputs, ordered by section-N-order; blank new slots and removed ones dropped."""
     try:
         total = min(int(data.get("section_count", 0)), MAX_SECTIONS + 5)
-    except ValueError:
+    except (TypeError, ValueError):
         total = 0
     rows = []
     for n in range(total):

@@ -67,18 +67,12 @@ def render_text(name: str, **context) -> str:
     return template.render(**context)
 
 
-# C0/C1 control characters (but tab, newline, carriage return) break MJML's XML-ish parser and mean
-# nothing in an email; people's text can carry them, so they go before rendering.
-_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127, *range(128, 160)])
-
-
-def strip_controls(text: str) -> str:
-    return text.translate(_CONTROL)
-
-
 def mjml_to_html(source: str) -> str:
     from mjml import mjml2html
 
+    from chalicelib.forms import strip_controls
+
+    # People's text can carry control characters, which break MJML's parser: they go first.
     return mjml2html(strip_controls(source), disable_comments=True)
 
 

@@ -11,6 +11,7 @@ from typing import Iterator
 from chalicelib import aws, claims, clock, consent, emails, keys, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
 from chalicelib.errors import Conflict, NotFound, RateLimited, ValidationError
+from chalicelib.forms import clean_line, clean_text, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.settings import get_settings
@@ -53,28 +54,15 @@ class Submission:
     wording_version: str
 
 
-def _clean_line(value) -> str:
-    return " ".join(str(value or "").split())
-
-
-def _clean_text(value) -> str:
-    # Keep the contributor's paragraphs; only normalise line endings and trim the ends.
-    return str(value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
 def _notes(raw) -> tuple[str, ...]:
     if isinstance(raw, (list, tuple)):
         raw = ",".join(str(r) for r in raw)
-    return tuple(dict.fromkeys(n for n in (_clean_line(p) for p in str(raw or "").split(",")) if n))
+    return tuple(dict.fromkeys(n for n in (clean_line(p) for p in str(raw or "").split(",")) if n))
 
 
 def _channels(raw) -> tuple[str, ...]:
-    chosen = [raw] if isinstance(raw, str) else list(raw or [])
+    chosen = str_list(raw)
     return tuple(c for c in CHANNELS if c in chosen), [c for c in chosen if c not in CHANNELS]
-
-
-def _ticked(value) -> bool:
-    return value is True or str(value or "").lower() in {"yes", "true", "on", "1"}
 
 
 def _check_consent(level: str, channels_raw, name: str, errors: dict) -> tuple[str, ...]:
@@ -107,9 +95,9 @@ STORY_MODEL = Model("Story", (
 def parse_submission(data: dict) -> Submission:
     settings = get_settings()
     errors: dict[str, str] = {}
-    title = _clean_line(data.get("title"))
-    text = _clean_text(data.get("text"))
-    name = _clean_line(data.get("name"))
+    title = clean_line(data.get("title"))
+    text = clean_text(data.get("text"))
+    name = clean_line(data.get("name"))
     notes_raw = str(data.get("content_notes") or "")
     if not title:
         errors["title"] = "Give your story a title."
@@ -123,7 +111,7 @@ def parse_submission(data: dict) -> Submission:
     if len(name) > MAX_NAME:
         errors["name"] = f"Use at most {MAX_NAME} characters."
     email = ""
-    if _clean_line(data.get("email")):
+    if clean_line(data.get("email")):
         from chalicelib.subscriptions import normalise_email
 
         try:
@@ -135,7 +123,7 @@ def parse_submission(data: dict) -> Submission:
     level = str(data.get("level") or "")
     channels = _check_consent(level, data.get("channels"), name, errors)
     wording_version = str(data.get("consent_version") or consent.WORDING_VERSION)
-    if not _ticked(data.get("consent")):
+    if not ticked(data.get("consent")):
         errors["consent"] = "Tick the box to agree, so we can keep your story."
     elif wording_version not in consent.WORDING:
         errors["consent"] = "The wording of this form has changed. Please read it again and tick the box."
@@ -446,7 +434,7 @@ def edit(story_id: str, data: dict, editor: str) -> dict:
     if story["status"] == "withdrawn":
         raise Conflict("This story has been withdrawn.")
     errors: dict[str, str] = {}
-    title, text = _clean_line(data.get("title")), _clean_text(data.get("text"))
+    title, text = clean_line(data.get("title")), clean_text(data.get("text"))
     notes = _notes(data.get("content_notes"))
     if not title:
         errors["title"] = "Give the story a title."

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from chalicelib import aws, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import ExpiredToken, NotFound, ValidationError
+from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.secrets import keyed_hash
@@ -69,12 +70,6 @@ def normalise_email(raw: str) -> str:
         raise ValidationError({"email": "Enter a valid email address, like name@example.org."}) from exc
 
 
-def clean_name(raw) -> str:
-    from chalicelib.rendering import strip_controls
-
-    return " ".join(strip_controls(str(raw or "")).split())
-
-
 def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
     errors: dict[str, str] = {}
     email = ""
@@ -82,16 +77,15 @@ def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
         email = normalise_email(str(data.get("email", "")))
     except ValidationError as exc:
         errors.update(exc.errors)
-    first_name = clean_name(data.get("first_name"))
+    first_name = clean_line(data.get("first_name"))
     if len(first_name) > MAX_NAME:
         errors["first_name"] = f"Use at most {MAX_NAME} characters."
-    topics = data.get("topics", [])
-    topics = tuple(dict.fromkeys([topics] if isinstance(topics, str) else list(topics or [])))
+    topics = tuple(dict.fromkeys(str_list(data.get("topics"))))
     if not topics:
         errors["topics"] = "Choose at least one thing to hear about."
     elif any(t not in TOPICS for t in topics):
         errors["topics"] = "Choose from the topics listed."
-    consent = str(data.get("consent", "")).lower() in {"yes", "true", "on", "1"} or data.get("consent") is True
+    consent = ticked(data.get("consent"))
     if not consent:
         errors["consent"] = "Tick the box to agree, so we can email you."
     version = str(data.get("consent_version") or CONSENT_VERSION)
@@ -223,9 +217,8 @@ def preferences(token: str) -> dict:
 
 def update_preferences(token: str, data: dict) -> dict:
     sid, item = _from_preferences_token(token)
-    first_name = clean_name(data.get("first_name"))
-    topics = data.get("topics", [])
-    topics = list(dict.fromkeys([topics] if isinstance(topics, str) else list(topics or [])))
+    first_name = clean_line(data.get("first_name"))
+    topics = list(dict.fromkeys(str_list(data.get("topics"))))
     errors = {}
     if len(first_name) > MAX_NAME:
         errors["first_name"] = f"Use at most {MAX_NAME} characters."

@@ -72,9 +72,15 @@ def _parse_body(request) -> dict[str, Any]:
         return data
     if kind == "application/x-www-form-urlencoded":
         text = raw.decode("utf-8", errors="replace")
-        return _flatten(parse_qs(text, keep_blank_values=True, max_num_fields=200))
+        try:
+            return _flatten(parse_qs(text, keep_blank_values=True, max_num_fields=200))
+        except ValueError as exc:  # more fields than any PeerPost form has
+            raise PeerPostError("The form has too many fields.") from exc
     if kind == "multipart/form-data":
-        return _multipart(request.headers.get("content-type", ""), raw)
+        try:
+            return _multipart(request.headers.get("content-type", ""), raw)
+        except (ValueError, UnicodeError) as exc:
+            raise PeerPostError("The form could not be read. Please try again.") from exc
     raise UnsupportedMediaType("Send a form or JSON.")
 
 

@@ -14,7 +14,8 @@ bp = Blueprint(__name__)
 
 def _safe_next(target: str) -> str:
     parsed = urlparse(target or "")
-    if parsed.scheme or parsed.netloc or not (target or "").startswith("/coordinator"):
+    if (parsed.scheme or parsed.netloc or not (target or "").startswith("/coordinator")
+            or not target.isprintable() or "\\" in target):
         return "/coordinator"
     return target
 

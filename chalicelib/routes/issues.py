@@ -39,7 +39,7 @@ def _form(coordinator, issue_id: str | None, values: dict, errors: dict, section
 def _section_count(data: dict) -> int:
     try:
         return max(0, int(data.get("section_count", 1)) - 1)
-    except ValueError:
+    except (TypeError, ValueError):
         return 0
 
 

@@ -245,3 +245,22 @@ def test_saving_preferences_never_resubscribes(client, outbox):
     assert page.status_code == 200 and b"You are unsubscribed" in page.body
     assert subscriptions.counts_by_status()["confirmed"] == 0
     assert not subscriptions.is_mailable(subscriptions.email_id("sam@example.org"), "newsletter")
+
+
+def test_odd_json_shapes_and_oversized_forms_are_4xx_not_500(client, outbox):
+    odd = [{"email": "a@example.org", "topics": 5, "consent": True},
+           {"email": "a@example.org", "topics": [["x"]], "consent": True},
+           {"email": "a@example.org", "topics": [{"a": 1}], "consent": True}]
+    for body in odd:
+        assert client.http.post("/subscribe", headers=JSON, body=as_json(body)).status_code == 400
+    many = "&".join(f"f{n}=x" for n in range(500))
+    assert client.http.post("/subscribe", headers=FORM, body=many).status_code == 400
+    assert client.http.post("/stories/new", headers=FORM, body=many).status_code in (400, 413)
+
+
+def test_sign_in_next_cannot_inject_headers(client, coordinator):
+    from tests.conftest import COORDINATOR
+
+    response = client.http.post("/coordinator/sign-in", headers=FORM, body=form(
+        {"email": COORDINATOR[0], "password": COORDINATOR[1], "next": "/coordinator\r\nSet-Cookie: x=y"}))
+    assert response.status_code == 303 and response.headers["Location"] == "/coordinator"

@@ -134,7 +134,7 @@ def test_random_histories_through_the_service(level, channels, name, history):
                 elif step[0] == "edit":
                     stories.edit(story_id, {"title": "A story", "text": step[1]}, "zoe@peerpost.test")
                     model["latest"] += 1
-                    model.setdefault("texts", {})[model["latest"]] = stories._clean_text(step[1])
+                    model.setdefault("texts", {})[model["latest"]] = stories.clean_text(step[1])
                 elif step[0] == "approve":
                     stories.approve_version(story_id, model["latest"])
                     model["approved_texts"][model["latest"]] = model["texts"][model["latest"]]
