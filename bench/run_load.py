@@ -142,7 +142,10 @@ def run() -> dict:
         return figures
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 if __name__ == "__main__":
