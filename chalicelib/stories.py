@@ -309,11 +309,16 @@ def change_consent(story_id: str, data: dict, actor: str = "contributor", method
     if errors:
         raise ValidationError(errors)
     old = story["consent"]
+    direction = _direction(old, level, channels)
+    if actor != "contributor" and direction in ("widened", "changed"):
+        # Consent is the contributor's to give: a coordinator may only narrow it on their behalf.
+        raise ValidationError({"level": "Only the contributor can widen their consent, from their private link. "
+                                        "A coordinator can only narrow it."})
     now = clock.iso()
     new = {**old, "level": level, "channels": list(channels), "method": method, "given_at": now,
            "wording_version": consent.WORDING_VERSION}
     _commit(story, story_id, {"consent": new}, ledger={
-        "event": _direction(old, level, channels), "at": now, "actor": actor, "method": method,
+        "event": direction, "at": now, "actor": actor, "method": method,
         "level": level, "channels": list(channels), "wording_version": consent.WORDING_VERSION,
         "version": int(old["version"])})
     count("StoryConsentChanged")

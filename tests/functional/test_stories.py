@@ -471,3 +471,19 @@ def test_demo_stories_cover_the_states_a_coordinator_meets(client, outbox):
     assert [s.attribution for s in stories.shareable_for("social")] == ["Anonymous"]
     assert stories.shareable_for("reports") == []  # Daniel's edited version awaits his approval
     assert len(outbox.to("safeguarding@peerpost.example.org")) == 1
+
+
+def test_a_coordinator_can_narrow_consent_but_never_widen_it(client, coordinator, outbox):
+    from chalicelib import stories
+
+    submit(client, level="anonymous", channels=["newsletter"])
+    story_id = only_story_id()
+    wider = client.http.post(f"/coordinator/stories/{story_id}/consent", headers=coordinator["form_headers"],
+                             body=form({"csrf_token": coordinator["csrf"], "level": "full_name",
+                                        "channels": ["newsletter", "social"]}))
+    assert wider.status_code == 400 and b"Only the contributor can widen" in wider.body
+    assert stories.get(story_id)["consent"]["level"] == "anonymous"
+    narrower = client.http.post(f"/coordinator/stories/{story_id}/consent", headers=coordinator["form_headers"],
+                                body=form({"csrf_token": coordinator["csrf"], "level": "private", "channels": []}))
+    assert narrower.status_code == 200
+    assert stories.get(story_id)["consent"]["level"] == "private"
