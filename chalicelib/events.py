@@ -368,9 +368,8 @@ def cancel_event(event_id: str) -> dict:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
     event = get_or_404(event_id)
-    for reg in registrations(event_id):
-        if reg["status"] in ACTIVE and claims.claim(f"event-cancelled#{event_id}", reg["registration_id"]):
-            _send(event, reg, "cancelled_event")
+    _tell_each(event, [r for r in registrations(event_id) if r["status"] in ACTIVE],
+               f"event-cancelled#{event_id}", "cancelled_event")
     count("EventsCancelled")
     return event
 
@@ -1052,10 +1051,27 @@ def _send_offer(event_id: str, rid: str) -> None:
 
 
 def _notify_change(event: dict) -> None:
-    for reg in registrations(event["event_id"]):
-        if reg["status"] in ("confirmed", "offered") or (reg["status"] == "waiting" and event.get("starts_at")):
-            if claims.claim(f"event-change#{event['event_id']}#{event['version']}", reg["registration_id"]):
-                _send(event, reg, "changed")
+    told = [reg for reg in registrations(event["event_id"])
+            if reg["status"] in ("confirmed", "offered") or (reg["status"] == "waiting" and event.get("starts_at"))]
+    _tell_each(event, told, f"event-change#{event['event_id']}#{event['version']}", "changed")
+
+
+def _tell_each(event: dict, people: list[dict], purpose: str, kind: str) -> None:
+    """Email each person once; one failure neither stops the rest nor uses up that person's claim."""
+    from chalicelib.errors import SendThrottled
+
+    failed = 0
+    for reg in people:
+        if not claims.claim(purpose, reg["registration_id"]):
+            continue
+        try:
+            _send(event, reg, kind)
+        except Exception:
+            claims.release(purpose, reg["registration_id"])
+            failed += 1
+    if failed:
+        raise SendThrottled(f"{failed} people could not be emailed just now. Press the button again in a "
+                            "minute: only they will be emailed.")
 
 
 # ---------------------------------------------------------------- coordinator export

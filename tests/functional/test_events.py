@@ -460,3 +460,28 @@ def test_an_offer_never_outlives_the_start_of_the_event(client, outbox):
     offered = state(event["event_id"])[1]["person2@example.org"]
     assert offered["status"] == "offered" and offered["offer_expires_at"] <= event["starts_at"]
     assert events.get(event["event_id"])["starts_at"] == event["starts_at"]
+
+
+def test_a_failed_cancellation_notice_is_retried_for_that_person_only(client, outbox):
+    import pytest
+
+    from chalicelib import events, mail
+    from chalicelib.errors import SendThrottled
+
+    event = make_event(capacity=3)
+    for n in range(3):
+        register(client, event, person(n))
+
+    class Flaky(mail.SesSender):
+        def send(self, message):
+            if message.to == "person1@example.org":
+                raise SendThrottled("slow down")
+            return super().send(message)
+
+    mail.use_sender(Flaky(sleep=lambda s: None))
+    with pytest.raises(SendThrottled):
+        events.cancel_event(event["event_id"])
+    mail.use_sender(None)
+    events.cancel_event(event["event_id"])
+    told = [str(m["To"]) for m in outbox.messages() if "cancelled" in str(m["Subject"]).lower()]
+    assert sorted(told) == ["person0@example.org", "person1@example.org", "person2@example.org"]
