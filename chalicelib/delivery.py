@@ -102,7 +102,7 @@ def _advance(issue_id: str, cursor: str | None, next_cursor: str | None, queued:
     if cursor is not None:
         values[":old"] = cursor
     if next_cursor is None:
-        update = "ADD queued :n, remaining :n SET dispatched = :yes, dispatched_at = :now REMOVE #c"
+        update = "ADD queued :n, remaining :n SET dispatched = :yes, dispatched_at = :now REMOVE #c, GSI2PK, GSI2SK"
         values.update({":yes": True, ":now": clock.iso()})
         if cursor is None:
             condition = "attribute_not_exists(#c) AND dispatched = :no"

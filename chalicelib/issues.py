@@ -294,13 +294,16 @@ def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
     try:
         aws.table().update_item(
             Key=keys.issue(issue_id),
+            # Until dispatch has queued everyone, the issue sits in the "undispatched" index, so the
+            # scheduler can queue its dispatch again if the message was lost (SQS refused, or dead-lettered).
             UpdateExpression=("SET #s = :sending, sent_by = :by, send_started_at = :now, queued = :zero, sent = :zero, "
-                              "failed = :zero, suppressed = :zero, remaining = :zero, dispatched = :no "
-                              "REMOVE GSI2PK, GSI2SK"),
+                              "failed = :zero, suppressed = :zero, remaining = :zero, dispatched = :no, "
+                              "GSI2PK = :undispatched, GSI2SK = :sk"),
             ConditionExpression="#s = :from",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":sending": "sending", ":from": from_status, ":by": by, ":now": clock.iso(),
-                                       ":zero": 0, ":no": False})
+                                       ":zero": 0, ":no": False, ":undispatched": keys.issues_undispatched(),
+                                       ":sk": f"{clock.iso()}#{issue_id}"})
     except ClientError as exc:
         if _conditional_failed(exc):
             return False
@@ -331,7 +334,28 @@ def send_due() -> list[str]:
         if item.get("scheduled_for", "~") <= now and start_send(item["issue_id"], item.get("scheduled_by", "schedule"),
                                                                 from_status="scheduled"):
             started.append(item["issue_id"])
+    requeue_stalled_dispatches()
     return started
+
+
+STALLED_AFTER_SECONDS = 15 * 60  # longer than a dispatch Lambda's timeout plus its queue's retry delay
+
+
+def requeue_stalled_dispatches() -> list[str]:
+    """Sending issues whose dispatch never finished (the message was lost): queue it again.
+    Dispatch resumes from its saved cursor and ignores an issue already dispatched."""
+    from datetime import timedelta
+
+    from boto3.dynamodb.conditions import Key
+
+    before = clock.iso(clock.now() - timedelta(seconds=STALLED_AFTER_SECONDS))
+    page = aws.table().query(IndexName="GSI2", KeyConditionExpression=(
+        Key("GSI2PK").eq(keys.issues_undispatched()) & Key("GSI2SK").lte(f"{before}#~")))
+    stalled = [item["issue_id"] for item in page["Items"] if item["status"] == "sending" and not item.get("dispatched")]
+    for issue_id in stalled:
+        enqueue_dispatch(issue_id)
+        logger().warning("dispatch queued again for a stalled send", extra={"issue_id": issue_id})
+    return stalled
 
 
 def progress(issue_id: str) -> dict:

@@ -148,6 +148,11 @@ def issues_scheduled() -> str:
     return "ISSUES#scheduled"
 
 
+def issues_undispatched() -> str:
+    """Issues marked sending whose audience is not yet all queued (GSI2, sorted by start time)."""
+    return "ISSUES#undispatched"
+
+
 def issue_schedule_index(send_at: str, issue_id: str) -> dict:
     return {"GSI2PK": issues_scheduled(), "GSI2SK": f"{send_at}#{issue_id}"}
 

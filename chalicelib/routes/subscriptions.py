@@ -130,7 +130,7 @@ def update_preferences(token):
     return _preferences_page(token, subscriber, {}, saved=True)
 
 
-@web.route(bp, "/preferences/{token}/export", methods=["POST", "GET"])
+@web.route(bp, "/preferences/{token}/export", methods=["POST"])
 def export(token):
     data = subscriptions.export(token)
     return Response(body=json.dumps(data, indent=2, default=str), status_code=200, headers={

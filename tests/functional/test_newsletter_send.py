@@ -342,3 +342,24 @@ def test_marker_look_alikes_typed_by_people_are_just_text(outbox):
     texts = [text_of(m) for m in outbox.messages()]
     assert len(texts) == 3 and all("%%PP.foo%%" in t and "PPBLOCK0042X" in t for t in texts)
     assert issues.progress(issue_id)["sent"] == 3
+
+
+def test_a_lost_dispatch_message_is_queued_again_by_the_scheduler(outbox):
+    from chalicelib import clock, issues
+    from localdev.runner import scheduled_event
+
+    readers = add_subscribers(3)
+    issue_id = new_issue()
+    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    receive_all("peerpost-dispatch")  # the dispatch message is lost
+    call("send_due_issues", scheduled_event("send_due_issues"))
+    assert receive_all("peerpost-dispatch") == []  # too soon to call it stalled
+    clock.advance(issues.STALLED_AFTER_SECONDS + 60)
+    call("send_due_issues", scheduled_event("send_due_issues"))
+    [again] = receive_all("peerpost-dispatch")
+    call("dispatch_issue", sqs_event([again["Body"]]))
+    for body in [m["Body"] for m in receive_all("peerpost-send")]:
+        call("send_newsletter", sqs_event([body]))
+    assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers)
+    call("send_due_issues", scheduled_event("send_due_issues"))
+    assert receive_all("peerpost-dispatch") == []  # dispatched: never queued again
