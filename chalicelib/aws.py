@@ -29,6 +29,27 @@ def table():
     return cached[1]
 
 
+def query_items(**kwargs):
+    """Every item a table query matches, page by page: never the whole result in memory at once."""
+    while True:
+        page = table().query(**kwargs)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def query_count(**kwargs) -> int:
+    """How many items a table query matches (Select COUNT, every page)."""
+    total = 0
+    while True:
+        page = table().query(Select="COUNT", **kwargs)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
 @functools.cache
 def dynamodb_client():
     return _session().client("dynamodb")

@@ -185,13 +185,7 @@ def _query_events(**condition) -> list[dict]:
         key = key & Key("GSI1SK").lt(condition["before"])
     if "between" in condition:
         key = key & Key("GSI1SK").between(*condition["between"])
-    items, kwargs = [], {"IndexName": "GSI1", "KeyConditionExpression": key}
-    while True:
-        page = aws.table().query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return list(aws.query_items(IndexName="GSI1", KeyConditionExpression=key))
 
 
 def upcoming() -> list[dict]:
@@ -684,14 +678,8 @@ def get_registration(event_id: str, rid: str) -> dict | None:
 def registrations(event_id: str) -> list[dict]:
     from boto3.dynamodb.conditions import Key
 
-    items, kwargs = [], {"KeyConditionExpression": Key("PK").eq(keys.event_partition(event_id))
-                         & Key("SK").begins_with(keys.registration_prefix()), "ConsistentRead": True}
-    while True:
-        page = aws.table().query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = aws.query_items(KeyConditionExpression=Key("PK").eq(keys.event_partition(event_id))
+                            & Key("SK").begins_with(keys.registration_prefix()), ConsistentRead=True)
     return sorted(items, key=lambda r: int(r["arrival"]))
 
 
@@ -703,14 +691,8 @@ def position(reg: dict) -> int | None:
         return None
     event_id = reg["event_id"]
     mine = keys.queue_index(event_id, int(reg["arrival"]))["GSI2SK"]
-    ahead, kwargs = 0, {"IndexName": "GSI2", "Select": "COUNT",
-                        "KeyConditionExpression": Key("GSI2PK").eq(keys.event_queue(event_id)) & Key("GSI2SK").lt(mine)}
-    while True:
-        page = aws.table().query(**kwargs)
-        ahead += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return ahead + 1
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return 1 + aws.query_count(IndexName="GSI2", KeyConditionExpression=(
+        Key("GSI2PK").eq(keys.event_queue(event_id)) & Key("GSI2SK").lt(mine)))
 
 
 def waiting_positions(event_id: str) -> dict[str, int]:
@@ -885,20 +867,14 @@ def pass_on_expired_offers() -> int:
     """Expired offers go to the next person; offers whose email never left are sent now."""
     from boto3.dynamodb.conditions import Key
 
-    passed, kwargs = 0, {"IndexName": "GSI2", "KeyConditionExpression": Key("GSI2PK").eq(keys.offers_index())}
-    now = clock.iso()
-    while True:
-        page = aws.table().query(**kwargs)
-        for reg in page["Items"]:
-            if reg["status"] != "offered":
-                continue
-            if reg["offer_expires_at"] <= now:
-                passed += int(_decline(reg["event_id"], reg, "expired"))
-            else:
-                _send_offer(reg["event_id"], reg["registration_id"])
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    passed, now = 0, clock.iso()
+    for reg in aws.query_items(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(keys.offers_index())):
+        if reg["status"] != "offered":
+            continue
+        if reg["offer_expires_at"] <= now:
+            passed += int(_decline(reg["event_id"], reg, "expired"))
+        else:
+            _send_offer(reg["event_id"], reg["registration_id"])
     logger().info("offers swept", extra={"expired": passed})
     return passed
 

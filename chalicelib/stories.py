@@ -195,14 +195,8 @@ def load(story_id: str) -> dict | None:
     if not story_id or len(story_id) > 64:
         return None
     # Strongly consistent: a withdrawal or narrowing must hold for the very next render.
-    kwargs = {"KeyConditionExpression": Key("PK").eq(keys.story_partition(story_id)), "ConsistentRead": True}
-    items = []
-    while True:
-        page = aws.table().query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = list(aws.query_items(KeyConditionExpression=Key("PK").eq(keys.story_partition(story_id)),
+                                 ConsistentRead=True))
     meta = next((i for i in items if i["SK"] == keys.META), None)
     if meta is None:
         return None
@@ -480,13 +474,7 @@ def iter_by_status(status: str, before: str | None = None) -> Iterator[dict]:
     condition = Key("GSI1PK").eq(keys.stories_by_status(status))
     if before:
         condition = condition & Key("GSI1SK").lt(before)
-    kwargs = {"IndexName": "GSI1", "KeyConditionExpression": condition, "ScanIndexForward": False}
-    while True:
-        page = aws.table().query(**kwargs)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    yield from aws.query_items(IndexName="GSI1", KeyConditionExpression=condition, ScanIndexForward=False)
 
 
 def counts_by_status() -> dict[str, int]:

@@ -326,31 +326,16 @@ def iter_by_status(status: str, page_size: int = 500) -> Iterator[dict]:
     """Page through one status without loading the whole list."""
     from boto3.dynamodb.conditions import Key
 
-    kwargs = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(status)),
-              "Limit": page_size}
-    while True:
-        page = aws.table().query(**kwargs)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    yield from aws.query_items(IndexName="GSI1", Limit=page_size,
+                               KeyConditionExpression=Key("GSI1PK").eq(keys.subscribers_by_status(status)))
 
 
 def counts_by_status() -> dict[str, int]:
     from boto3.dynamodb.conditions import Key
 
-    result = {}
-    for status in STATUSES:
-        total, kwargs = 0, {"IndexName": "GSI1", "Select": "COUNT",
-                            "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(status))}
-        while True:
-            page = aws.table().query(**kwargs)
-            total += page["Count"]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        result[status] = total
-    return result
+    return {status: aws.query_count(IndexName="GSI1",
+                                    KeyConditionExpression=Key("GSI1PK").eq(keys.subscribers_by_status(status)))
+            for status in STATUSES}
 
 
 def export_csv() -> str:
