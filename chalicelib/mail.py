@@ -65,6 +65,18 @@ def _address(value: str) -> Address:
     return Address(display_name=_clean(name), username=username, domain=domain)
 
 
+def _list_headers(mime: EmailMessage, message: OutgoingMessage) -> None:
+    """List-Id, and for mail to a subscriber the RFC 8058 one-click List-Unsubscribe pair."""
+    if message.list_id:
+        mime["List-Id"] = _clean(message.list_id)
+    if message.unsubscribe_url:
+        targets = [f"<{_clean(message.unsubscribe_url)}>"]
+        if message.unsubscribe_mailto:
+            targets.append(f"<mailto:{_clean(message.unsubscribe_mailto)}?subject=unsubscribe>")
+        mime["List-Unsubscribe"] = ", ".join(targets)
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
 def build_mime(message: OutgoingMessage) -> bytes:
     sender = _address(message.sender)
     mime = EmailMessage()
@@ -75,14 +87,7 @@ def build_mime(message: OutgoingMessage) -> bytes:
     mime["Subject"] = _clean(message.subject)
     mime["Date"] = format_datetime(clock.now())
     mime["Message-ID"] = make_msgid(domain=sender.domain)
-    if message.list_id:
-        mime["List-Id"] = _clean(message.list_id)
-    if message.unsubscribe_url:
-        targets = [f"<{_clean(message.unsubscribe_url)}>"]
-        if message.unsubscribe_mailto:
-            targets.append(f"<mailto:{_clean(message.unsubscribe_mailto)}?subject=unsubscribe>")
-        mime["List-Unsubscribe"] = ", ".join(targets)
-        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    _list_headers(mime, message)
     mime.set_content(message.text, subtype="plain", charset="utf-8")
     mime.add_alternative(message.html, subtype="html", charset="utf-8")
     for attachment in message.attachments:
@@ -295,14 +300,7 @@ def build_skeleton(message: OutgoingMessage, message_id_domain: str = "") -> byt
     mime["Subject"] = _clean(message.subject)
     mime["Date"] = format_datetime(clock.now())
     mime["Message-ID"] = f"<{placeholder('message_id')}@{message_id_domain or sender.domain}>"
-    if message.list_id:
-        mime["List-Id"] = _clean(message.list_id)
-    if message.unsubscribe_url:
-        targets = [f"<{_clean(message.unsubscribe_url)}>"]
-        if message.unsubscribe_mailto:
-            targets.append(f"<mailto:{_clean(message.unsubscribe_mailto)}?subject=unsubscribe>")
-        mime["List-Unsubscribe"] = ", ".join(targets)
-        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    _list_headers(mime, message)
     mime.set_content(_TEXT_MARK, subtype="plain", charset="utf-8", cte="7bit")
     mime.add_alternative(ascii_html(message.html), subtype="html", charset="us-ascii", cte="7bit")
     text_part = mime.get_payload()[0]
