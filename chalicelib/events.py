@@ -909,7 +909,8 @@ def anonymise_past() -> int:
     now = clock.now()
     cutoff = now - timedelta(days=get_settings().attendee_retention_days)
     done = 0
-    for event in _query_events(before=clock.iso(now)):
+    # Dated events that have started, and undated ("TBC") ones, which may have been cancelled.
+    for event in _query_events(before=clock.iso(now)) + _query_events(after="TBC#"):
         ended = event.get("ends_at") and clock.parse_iso(event["ends_at"]) <= now
         finished = ended or (event["status"] == "cancelled" and clock.parse_iso(event["updated_at"]) <= now)
         if not finished or event.get("anonymised_at"):

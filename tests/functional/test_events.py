@@ -485,3 +485,15 @@ def test_a_failed_cancellation_notice_is_retried_for_that_person_only(client, ou
     events.cancel_event(event["event_id"])
     told = [str(m["To"]) for m in outbox.messages() if "cancelled" in str(m["Subject"]).lower()]
     assert sorted(told) == ["person0@example.org", "person1@example.org", "person2@example.org"]
+
+
+def test_a_cancelled_tbc_event_is_anonymised_after_the_retention_period(client, outbox):
+    from chalicelib import clock, events
+
+    event = make_event(capacity=5, tbc=True, mode="waitlist")
+    register(client, event, {**person(1), "access_needs": "wheelchair", "access_consent": "yes"})
+    events.cancel_event(event["event_id"])
+    clock.advance(31 * 86400)
+    assert events.anonymise_past() == 1
+    [reg] = events.registrations(event["event_id"])
+    assert reg["name"] == "(anonymised)" and reg["email"] == "(anonymised)" and "access_needs" not in reg
