@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import aws, claims, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
+from chalicelib.forms import clean_line
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.secrets import keyed_hash
@@ -228,7 +229,7 @@ EVENT_MODEL = Model("Event", (
 def parse_event(data: dict) -> dict:
     """Form fields to event attributes; raises ValidationError with a message per field."""
     errors: dict[str, str] = {}
-    text = {k: " ".join(str(data.get(k, "")).split()) for k in ("title", "audience", "venue", "contact")}
+    text = {k: clean_line(data.get(k)) for k in ("title", "audience", "venue", "contact")}
     online_url = str(data.get("online_url", "")).strip()
     if not text["title"]:
         errors["title"] = "Enter a title."
@@ -542,7 +543,7 @@ def parse_registration(data: dict) -> Registration:
     from chalicelib.subscriptions import normalise_email
 
     errors: dict[str, str] = {}
-    name = " ".join(str(data.get("name", "")).split())
+    name = clean_line(data.get("name"))
     if not name:
         errors["name"] = "Enter your name."
     elif len(name) > MAX_NAME:
