@@ -118,25 +118,23 @@ def my_story_consent(token):
     return _contributor_page(token, notice="Your choices are saved. They apply everywhere from now on.")
 
 
-@web.route(bp, "/stories/mine/{token}/approve", methods=["POST"])
-def my_story_approve(token):
-    data = web.body(bp.current_request)
+def _version_shown() -> int:
+    """The version number the contributor's page showed: a stale or missing one asks for a reload."""
     try:
-        number = int(str(data.get("version", "")))
+        return int(str(web.body(bp.current_request).get("version", "")))
     except ValueError as exc:
         raise Conflict("Please reload the page and try again.") from exc
-    stories.approve_version(stories.story_id_from_token(token), number)
+
+
+@web.route(bp, "/stories/mine/{token}/approve", methods=["POST"])
+def my_story_approve(token):
+    stories.approve_version(stories.story_id_from_token(token), _version_shown())
     return _contributor_page(token, notice="Thank you. You have approved the edited version.")
 
 
 @web.route(bp, "/stories/mine/{token}/keep-mine", methods=["POST"])
 def my_story_keep_mine(token):
-    data = web.body(bp.current_request)
-    try:
-        number = int(str(data.get("version", "")))
-    except ValueError as exc:
-        raise Conflict("Please reload the page and try again.") from exc
-    stories.keep_my_version(stories.story_id_from_token(token), number)
+    stories.keep_my_version(stories.story_id_from_token(token), _version_shown())
     return _contributor_page(token, notice="We will keep your words as you wrote them. The edit will not be used.")
 
 
