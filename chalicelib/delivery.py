@@ -3,14 +3,16 @@ and send (claim each delivery, personalise by substitution, SES, record the outc
 
 Guarantees, and how:
 - at most one copy per (issue, recipient): a delivery record claimed by a conditional write
-  before the SES call;
-- every recipient ends sent, failed (with a reason) or suppressed: outcomes are written in
-  batches, then the issue's counters once per queue message, idempotently (the message's key
-  joins a set in the same update), so retries and duplicates never count anyone twice; a claim
+  just before the SES call;
+- every recipient ends sent, failed (with a reason) or suppressed: someone who left since
+  dispatch is claimed straight as suppressed; a settled queue message is added to the issue's
+  counters once, idempotently (the message's key joins a set in the same update), and that key
+  is what marks the message's claims as sent, so a sent copy costs no write beyond its claim.
+  Failures, releases and messages left unfinished write their outcomes over the claims. A claim
   left "sending" by a crashed attempt is, once its lease is over, recorded as failed ("outcome
   unknown") rather than resent, because SES may have accepted it. (No transactions: they cost
   two writes per item in DynamoDB, and moto copies the whole table for each one.)
-- flat memory: the audience is paged (GSI1) and each queue message carries 50 recipient ids.
+- flat memory: the audience is paged (GSI1) and each queue message carries 100 recipient ids.
 """
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ from chalicelib.errors import SendThrottled
 from chalicelib.observability import count, logger
 from chalicelib.settings import get_settings
 
-RECIPIENTS_PER_MESSAGE = 100  # one BatchGetItem (100 keys), four BatchWriteItems, one counter update
-AUDIENCE_PAGE = 1000
+RECIPIENTS_PER_MESSAGE = 100  # one BatchGetItem (100 keys) and one counter update per message
+AUDIENCE_PAGE = 5000  # ids only (about 0.5 MB); DynamoDB may return fewer (1 MB read a page)
 LEASE_SECONDS = 180  # the send queue's visibility timeout: an older "sending" claim's attempt is over
 GIVE_UP_AFTER_RECEIVES = 5  # below the queue's maxReceiveCount (8): failures get a reason, not the DLQ
 STOP_WITH_MS_LEFT = 15_000
@@ -203,8 +205,7 @@ class Outcome:
     recipient_id: str
     status: str  # sent | failed | suppressed | release
     reason: str = ""
-    ses_message_id: str = ""
-    carried: bool = False  # recorded by an earlier attempt at this same queue message
+    stored: bool = False  # already in the table as it stands (the claim itself, or an earlier attempt)
 
 
 class Pacer:
@@ -242,43 +243,73 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
                remaining_ms: Callable[[], int] = lambda: 300_000) -> dict[str, int]:
     """Send one queue message's recipients. Raises RetryLater if any must be tried again.
 
-    Per recipient: one conditional write (the claim) before SES, one SES call. Outcomes are then
-    written 25 to a request, and the issue's counters once per message, idempotently (the message's
-    key joins a set in the same update), so a retry or duplicate never counts anyone twice.
+    Per recipient: one conditional write (the claim) just before one SES call. Someone who left
+    since dispatch is claimed straight as suppressed, so that write is their outcome too. When
+    every recipient of the message is settled, one counter update counts the message and, by
+    naming its key, marks its claims as sent; only exceptions (failures, releases, a message left
+    unfinished) write outcomes of their own.
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     recipient_ids = list(dict.fromkeys(recipient_ids))
     key = batch_key(issue_id, recipient_ids)
-    mine, outcomes, busy = claim(issue_id, recipient_ids, key)
-    if mine:
-        ensure_consent_still_holds(issue_id)
-        message = prepared(issue_id)
-        people = _people(mine)
-        for rid in mine:
-            outcomes.append(_send_one(message, issue_id, rid, people.get(rid), receive_count, remaining_ms))
-    tally = record(issue_id, key, outcomes, complete=not busy)
-    if busy or tally["release"]:
-        raise RetryLater(f"{len(busy)} being sent elsewhere, {tally['release']} to retry")
+    people = _people(recipient_ids)
+    earlier = EarlierAttempts(issue_id, key)
+    outcomes: list[Outcome] = []
+    busy = unfinished = 0
+    message = None
+    for position, rid in enumerate(recipient_ids):
+        if remaining_ms() < STOP_WITH_MS_LEFT:
+            unfinished = len(recipient_ids) - position  # not claimed yet: the retry sends them
+            break
+        unwanted = _unwanted(people.get(rid))
+        try:
+            existing = claim(issue_id, rid, key, unwanted)
+        except (ClientError, BotoCoreError):  # throttled, say: keep what is done, the retry goes on from here
+            unfinished = len(recipient_ids) - position
+            break
+        if existing is not None:
+            settled = earlier.outcome(rid, existing)
+            if settled is BUSY:
+                busy += 1
+            elif settled is not None:
+                outcomes.append(settled)
+            continue
+        if unwanted:
+            outcomes.append(Outcome(rid, "suppressed", unwanted, stored=True))
+            continue
+        if message is None:
+            ensure_consent_still_holds(issue_id)
+            message = prepared(issue_id)
+        outcomes.append(_send_one(message, issue_id, rid, people[rid], receive_count))
+    if earlier.conflicts:
+        count("DeliveryClaimConflicts", earlier.conflicts)
+    tally = record(issue_id, key, outcomes, complete=not (busy or unfinished))
+    if busy or unfinished or tally["release"]:
+        raise RetryLater(f"{busy} being sent elsewhere, {unfinished} not reached, {tally['release']} to retry")
     return tally
 
 
-def _send_one(message, issue_id: str, rid: str, subscriber: dict | None, receive_count: int,
-              remaining_ms: Callable[[], int]) -> Outcome:
+def _unwanted(subscriber: dict | None) -> str:
+    """Why someone queued at dispatch must not get the issue now; empty if they still want it."""
+    if not subscriber:
+        return "no longer subscribed (erased)"
+    if subscriber.get("status") != "confirmed":
+        return f"no longer subscribed ({subscriber.get('status')})"
+    if TOPIC not in subscriber.get("topics", ()):
+        return "no longer wants the newsletter"
+    return ""
+
+
+def _send_one(message, issue_id: str, rid: str, subscriber: dict, receive_count: int) -> Outcome:
     from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-    if not subscriber:
-        return Outcome(rid, "suppressed", "no longer subscribed (erased)")
-    if subscriber.get("status") != "confirmed":
-        return Outcome(rid, "suppressed", f"no longer subscribed ({subscriber.get('status')})")
-    if TOPIC not in subscriber.get("topics", ()):
-        return Outcome(rid, "suppressed", "no longer wants the newsletter")
-    if remaining_ms() < STOP_WITH_MS_LEFT:
-        return Outcome(rid, "release", "out of time")
     links = subscriptions.links(rid)
     values = newsletter.personal_values(subscriber.get("first_name", ""), links["preferences_url"],
                                         links["unsubscribe_url"])
     pacer.wait()
     try:
-        ses_id = mail.send_prepared(message, subscriber["email"], values, f"{issue_id}.{rid}")
+        mail.send_prepared(message, subscriber["email"], values, f"{issue_id}.{rid}")
     except mail.PermanentSendError as exc:
         return Outcome(rid, "failed", f"SES refused the message: {exc.code}")
     except ValueError:
@@ -292,46 +323,63 @@ def _send_one(message, issue_id: str, rid: str, subscriber: dict | None, receive
         if receive_count >= GIVE_UP_AFTER_RECEIVES:
             return Outcome(rid, "failed", f"gave up after {receive_count} attempts: {code}")
         return Outcome(rid, "release", code)
-    return Outcome(rid, "sent", ses_message_id=ses_id)
+    return Outcome(rid, "sent")
 
 
-def claim(issue_id: str, recipient_ids: list[str], key: str) -> tuple[list[str], list[Outcome], list[str]]:
-    """Claim each (issue, recipient) delivery with a conditional write.
-
-    Returns (claimed now, outcomes already settled for this message, ids another attempt is sending).
-    A claim left "sending" past its lease belonged to an attempt that died after (perhaps) sending:
-    it becomes a failure with that reason, never a second copy.
-    """
+def claim(issue_id: str, rid: str, key: str, unwanted: str = "") -> dict | None:
+    """Claim the (issue, recipient) delivery with a conditional write: None if it is ours now,
+    otherwise the claim as it stands. `unwanted` claims it settled: suppressed, with that reason."""
     from botocore.exceptions import ClientError
 
-    table = aws.table()
-    now, epoch = clock.iso(), clock.epoch()
-    mine, settled, busy = [], [], []
-    for rid in recipient_ids:
-        try:
-            table.put_item(Item={**keys.delivery(issue_id, rid), "recipient_id": rid, "status": "sending",
-                                 "batch": key, "claimed_at": now, "claimed_epoch": epoch},
-                           ConditionExpression="attribute_not_exists(PK)",
-                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            mine.append(rid)
-            continue
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            existing = exc.response.get("Item")
-            existing = _deserialise(existing) if existing else _get_delivery(issue_id, rid)
-        if existing.get("batch") != key:
-            continue  # another queue message holds this recipient and counts them
+    item = {**keys.delivery(issue_id, rid), "recipient_id": rid, "status": "sending", "batch": key,
+            "claimed_at": clock.iso(), "claimed_epoch": clock.epoch()}
+    if unwanted:
+        item.update(status="suppressed", reason=unwanted, finished_at=item["claimed_at"])
+    try:
+        aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)",
+                             ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        return None
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        existing = exc.response.get("Item")
+        return _deserialise(existing) if existing else _get_delivery(issue_id, rid)
+
+
+BUSY = object()  # another attempt at this same message holds the claim and may be sending right now
+
+
+class EarlierAttempts:
+    """Reads claims an earlier attempt at the same queue message left (a duplicate or retried message)."""
+
+    def __init__(self, issue_id: str, key: str) -> None:
+        self.issue_id, self.key = issue_id, key
+        self.conflicts = 0
+        self._counted: bool | None = None
+
+    def outcome(self, rid: str, existing: dict) -> Outcome | object | None:
+        """The outcome to carry, BUSY, or None when another queue message holds and counts this recipient.
+
+        A claim still "sending" is sent if its message was counted. Otherwise, once past its lease,
+        its attempt died after (perhaps) sending: a failure with that reason, never a second copy.
+        """
+        self.conflicts += 1
+        if existing.get("batch") != self.key:
+            return None
         if existing["status"] in FINAL:
-            settled.append(Outcome(rid, existing["status"], existing.get("reason", ""), carried=True))
-        elif epoch - int(existing.get("claimed_epoch", 0)) >= LEASE_SECONDS:
-            settled.append(Outcome(rid, "failed", "interrupted before its outcome was recorded; "
-                                                  "not resent, to avoid a duplicate"))
-        else:
-            busy.append(rid)
-    if len(mine) < len(recipient_ids):
-        count("DeliveryClaimConflicts", len(recipient_ids) - len(mine))
-    return mine, settled, busy
+            return Outcome(rid, existing["status"], existing.get("reason", ""), stored=True)
+        if self.counted():
+            return Outcome(rid, "sent", stored=True)
+        if clock.epoch() - int(existing.get("claimed_epoch", 0)) >= LEASE_SECONDS:
+            return Outcome(rid, "failed", "interrupted before its outcome was recorded; not resent, to avoid a duplicate")
+        return BUSY
+
+    def counted(self) -> bool:
+        if self._counted is None:
+            item = aws.table().get_item(Key=keys.issue(self.issue_id), ConsistentRead=True,
+                                        ProjectionExpression="counted").get("Item") or {}
+            self._counted = self.key in item.get("counted", set())
+        return self._counted
 
 
 def _deserialise(item: dict) -> dict:
@@ -376,32 +424,20 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
 
 
 def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = True) -> dict[str, int]:
-    """Write the outcomes (25 to a request), then, once the whole message is settled, add it to the
-    issue's counters exactly once."""
+    """Write the outcomes the claims do not already hold, then, once the whole message is settled,
+    add it to the issue's counters exactly once (which is also what marks its claims as sent)."""
     from botocore.exceptions import ClientError
 
     tally = {"sent": 0, "failed": 0, "suppressed": 0, "release": 0}
-    now = clock.iso()
-    table = aws.table()
-    with table.batch_writer() as batch:
-        for o in outcomes:
-            tally[o.status] += 1
-            if o.carried:
-                continue
-            item_key = keys.delivery(issue_id, o.recipient_id)
-            if o.status == "release":
-                batch.delete_item(Key=item_key)  # nothing left PeerPost: the retry may claim it again
-                continue
-            item = {**item_key, "recipient_id": o.recipient_id, "status": o.status, "batch": key,
-                    "reason": o.reason, "ses_message_id": o.ses_message_id, "finished_at": now}
-            if o.status == "failed":
-                item.update(keys.delivery_failure_index(issue_id, now, o.recipient_id))
-            batch.put_item(Item=item)
-    if not complete or tally["release"]:
-        return tally  # counted when every recipient of this message has an outcome
+    for o in outcomes:
+        tally[o.status] += 1
+    counting = complete and not tally["release"]
+    _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and (o.status != "sent" or not counting)])
+    if not counting:
+        return tally  # counted when every recipient of this message has an outcome; its sent are written above
     done = tally["sent"] + tally["failed"] + tally["suppressed"]
     try:
-        updated = table.update_item(
+        updated = aws.table().update_item(
             Key=keys.issue(issue_id),
             UpdateExpression="ADD sent :sent, failed :failed, suppressed :suppressed, remaining :minus, counted :key",
             ConditionExpression="NOT contains(counted, :k)",
@@ -409,15 +445,35 @@ def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = Tr
                                        ":suppressed": tally["suppressed"], ":minus": -done, ":key": {key}, ":k": key},
             ReturnValues="UPDATED_NEW")
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return tally  # this message was counted before (a duplicate or a retry after the count)
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return tally  # this message was counted before (a duplicate or a retry after the count)
+        # Not counted, so its claims do not say "sent" yet: write that, so the retry carries them.
+        _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and o.status == "sent"])
+        raise
     for name in ("sent", "failed", "suppressed"):
         if tally[name]:
             count(f"Newsletter{name.capitalize()}", tally[name])
     if int(updated["Attributes"].get("remaining", 1)) <= 0:
         complete_if_done(issue_id)
     return tally
+
+
+def _write_outcomes(issue_id: str, key: str, outcomes: list[Outcome]) -> None:
+    """Outcomes over the claims, 25 to a request; a release deletes the claim so a retry may take it."""
+    if not outcomes:
+        return
+    now = clock.iso()
+    with aws.table().batch_writer() as batch:
+        for o in outcomes:
+            item_key = keys.delivery(issue_id, o.recipient_id)
+            if o.status == "release":
+                batch.delete_item(Key=item_key)  # nothing left PeerPost: the retry may claim it again
+                continue
+            item = {**item_key, "recipient_id": o.recipient_id, "status": o.status, "batch": key,
+                    "reason": o.reason, "finished_at": now}
+            if o.status == "failed":
+                item.update(keys.delivery_failure_index(issue_id, now, o.recipient_id))
+            batch.put_item(Item=item)
 
 
 # ---------------------------------------------------------------- Lambda entry points

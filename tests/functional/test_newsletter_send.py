@@ -237,6 +237,64 @@ def test_repeated_transient_errors_end_as_failed_instead_of_the_dead_letter_queu
     assert all("gave up after 5 attempts: InternalFailure" == f["reason"] for f in issues.failures(issue_id))
 
 
+def test_a_message_running_out_of_time_leaves_the_rest_unclaimed_for_its_retry(outbox):
+    from app import app
+    from chalicelib import delivery, issues
+    from localdev.runner import LambdaContext
+
+    readers = add_subscribers(10)
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+
+    class Running(LambdaContext):
+        """Time runs out after four recipients."""
+        checks = 0
+
+        def get_remaining_time_in_millis(self) -> int:
+            self.checks += 1
+            return 60_000 if self.checks <= 4 else delivery.STOP_WITH_MS_LEFT - 1
+
+    assert len(app.handler_map["send_newsletter"](sqs_event([body]), Running("send_newsletter"))
+               ["batchItemFailures"]) == 1
+    assert len(outbox.raw()) == 4
+    assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}  # no lease to wait for
+    assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers)
+    progress = issues.progress(issue_id)
+    assert (progress["sent"], progress["failed"], progress["remaining"]) == (10, 0, 0)
+
+
+def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outbox):
+    """The design's request budget, counted at botocore: a claim per recipient and a counter update
+    per queue message; no per-recipient outcome write, no per-recipient read."""
+    from collections import Counter
+
+    from chalicelib import aws, delivery
+
+    add_subscribers(250)
+    issue_id = new_issue()
+    bodies = start_and_dispatch(issue_id)
+    assert len(bodies) == 3  # 100 + 100 + 50
+    calls: Counter = Counter()
+    clients = {id(c): c for c in (aws.table().meta.client, aws.dynamodb_client())}.values()
+
+    def counting(model, **kwargs):
+        calls[model.name] += 1
+
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", counting)
+    try:
+        assert call("send_newsletter", sqs_event(bodies)) == {"batchItemFailures": []}
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", counting)
+    assert calls["PutItem"] == 250  # the claims
+    assert calls["UpdateItem"] == 3 + 1  # one count per message, then the issue marked sent
+    assert calls["BatchWriteItem"] == 0  # a sent copy writes nothing beyond its claim
+    assert calls["DeleteItem"] == 1  # the stored rendering, once the send is done
+    assert calls["BatchGetItem"] == 3 and calls["GetItem"] <= 3  # a batch of people per message; the rendering
+    assert delivery.RECIPIENTS_PER_MESSAGE == 100
+
+
 def test_people_who_leave_after_dispatch_are_suppressed_not_sent(outbox):
     from chalicelib import issues, subscriptions
 
