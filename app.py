@@ -54,6 +54,13 @@ def send_due_issues(event):
     issues.send_due()
 
 
+@app.on_sqs_message(queue="peerpost-signups", batch_size=10)
+def process_signups(event):
+    from chalicelib import subscriptions
+
+    return subscriptions.handle_signups(event.to_dict(), event.context)
+
+
 @app.on_sqs_message(queue="peerpost-dispatch", batch_size=1)
 def dispatch_issue(event):
     from chalicelib import delivery

@@ -30,6 +30,7 @@ class Settings:
     table_name: str
     dispatch_queue: str
     send_queue: str
+    signup_queue: str
     public_base_url: str
     organisation_name: str
     organisation_address: str
@@ -89,6 +90,7 @@ def from_environ(env: dict | None = None) -> Settings:
         table_name=env.get("PEERPOST_TABLE", "peerpost"),
         dispatch_queue=env.get("PEERPOST_DISPATCH_QUEUE", "peerpost-dispatch"),
         send_queue=env.get("PEERPOST_SEND_QUEUE", "peerpost-send"),
+        signup_queue=env.get("PEERPOST_SIGNUP_QUEUE", "peerpost-signups"),
         public_base_url=base_url,
         organisation_name=env.get("PEERPOST_ORG_NAME", "Side by Side Peer Support Network"),
         organisation_address=env.get(

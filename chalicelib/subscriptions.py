@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from chalicelib import aws, clock, emails, keys, ratelimit, tokens
@@ -113,9 +114,16 @@ def _suppression(sid: str) -> dict | None:
 
 
 def subscribe(request: SubscribeRequest, client: str) -> None:
-    """Start (or restart) double opt-in. Whatever the address's state, the caller sees the same."""
+    """Accept a sign-up. The caller's answer, and how long it takes, never depend on the address:
+    the web request checks only the per-client limit and queues the rest (process_signup)."""
     settings = get_settings()
     ratelimit.enforce("subscribe-client", client, settings.rate_limit_per_client_per_hour)
+    _queue({"kind": "subscribe", "request": asdict(request)})
+
+
+def process_signup(request: SubscribeRequest) -> None:
+    """Start (or restart) double opt-in, off the web request: whatever the address's state."""
+    settings = get_settings()
     if not ratelimit.allow("subscribe-address", request.email, settings.rate_limit_per_address_per_hour):
         return  # list-bombing one address: silently send nothing more
     sid = email_id(request.email)
@@ -371,10 +379,16 @@ def purge_expired_pending() -> int:
 
 
 def send_manage_link(raw_email: str, client: str) -> None:
-    """Email a fresh preferences link, if the address is subscribed. The caller always sees the same."""
+    """Email a fresh preferences link, if the address is subscribed. The caller always sees the same,
+    as fast: the request is queued (process_manage_link)."""
     settings = get_settings()
     email = normalise_email(raw_email)
     ratelimit.enforce("manage-link-client", client, settings.rate_limit_per_client_per_hour)
+    _queue({"kind": "manage_link", "email": email})
+
+
+def process_manage_link(email: str) -> None:
+    settings = get_settings()
     if not ratelimit.allow("manage-link-address", email, settings.rate_limit_per_address_per_hour):
         return
     sid = email_id(email)
@@ -383,3 +397,25 @@ def send_manage_link(raw_email: str, client: str) -> None:
         return
     emails.send(item["email"], "manage_link", "Your #PeerTalk preferences link", purpose="manage-link",
                 first_name=item.get("first_name", ""), **links(sid))
+
+
+def _queue(body: dict) -> None:
+    aws.sqs().send_message(QueueUrl=aws.queue_url(get_settings().signup_queue), MessageBody=json.dumps(body))
+
+
+def handle_signups(event: dict, context) -> dict:
+    """The signups queue, failures reported one by one. SQS may, rarely, deliver a message twice: the
+    person then gets a second copy of the same confirmation or link, and the per-address limit
+    still holds."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    def one(record) -> None:  # powertools passes it by this name
+        body = json.loads(record.body)
+        if body["kind"] == "subscribe":
+            request = body["request"]
+            process_signup(SubscribeRequest(**{**request, "topics": tuple(request["topics"])}))
+        else:
+            process_manage_link(body["email"])
+
+    processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=one, processor=processor, context=context)

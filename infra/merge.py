@@ -120,6 +120,7 @@ def _environment(ses_send_rate: float) -> dict:
         "PEERPOST_TABLE": {"Ref": "PeerPostTable"},
         "PEERPOST_DISPATCH_QUEUE": {"Fn::GetAtt": ["DispatchQueue", "QueueName"]},
         "PEERPOST_SEND_QUEUE": {"Fn::GetAtt": ["SendQueue", "QueueName"]},
+        "PEERPOST_SIGNUP_QUEUE": {"Fn::GetAtt": ["SignupQueue", "QueueName"]},
         "PEERPOST_SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
         "PEERPOST_SIGNING_SECRET_PARAMETER": {"Fn::Sub": "/peerpost/${Stage}/signing-secret"},
         "PEERPOST_PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},

@@ -14,6 +14,8 @@ LOCAL_NAMES = {
     "DispatchDeadLetterQueue": "peerpost-dispatch-dlq",
     "SendQueue": "peerpost-send",
     "SendDeadLetterQueue": "peerpost-send-dlq",
+    "SignupQueue": "peerpost-signups",
+    "SignupDeadLetterQueue": "peerpost-signups-dlq",
     "SesEventsTopic": "peerpost-ses-events",
     "AlarmTopic": "peerpost-alarms",
 }

@@ -106,6 +106,22 @@ def client(outbox):
         yield test_client
 
 
+def process_signups() -> int:
+    """Run the signups queue's handler over what web requests queued, as Lambda would; returns how many."""
+    import boto3
+    from chalice.app import SQSEventConfig
+
+    from app import app
+    from localdev.runner import Runner
+
+    runner = Runner(app, boto3.session.Session(region_name="eu-west-2"))
+    [config] = [c for c in app.event_sources if isinstance(c, SQSEventConfig) and c.name == "process_signups"]
+    total = 0
+    while done := runner.drain(config, wait_seconds=0):
+        total += done
+    return total
+
+
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}
 

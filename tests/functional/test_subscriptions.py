@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import FORM, JSON, as_json, form, html_of, text_of
+from tests.conftest import FORM, JSON, as_json, form, html_of, process_signups, text_of
 
 SIGN_UP = {"email": "sam@example.org", "first_name": "Sam", "topics": ["newsletter"], "consent": "yes"}
 
@@ -16,7 +16,10 @@ def link(message, path: str) -> str:
 
 
 def subscribe(client, data=SIGN_UP):
-    return client.http.post("/subscribe", headers=FORM, body=form(data))
+    """The form posted, then the signups queue processed (in AWS, moments later)."""
+    response = client.http.post("/subscribe", headers=FORM, body=form(data))
+    process_signups()
+    return response
 
 
 def confirmed(client, outbox, data=SIGN_UP):
@@ -34,6 +37,46 @@ def test_subscribe_sends_only_a_confirmation(client, outbox):
     assert message["Subject"] == "Please confirm your subscription"
     assert "List-Unsubscribe" not in message  # not a subscriber yet
     assert "/confirm/" in text_of(message) and "/confirm/" in html_of(message)
+
+
+def test_the_web_request_does_the_same_work_whatever_the_address_is(client, outbox):
+    """Nothing in the request depends on the address (no lookup, no email), so neither its answer nor
+    its timing can tell a new address from a pending, confirmed or suppressed one."""
+    from collections import Counter
+
+    from chalicelib import aws, subscriptions
+
+    confirmed(client, outbox, {**SIGN_UP, "email": "known@example.org"})
+    subscribe(client, {**SIGN_UP, "email": "pending@example.org"})
+    confirmed(client, outbox, {**SIGN_UP, "email": "blocked@example.org"})
+    assert subscriptions.suppress("blocked@example.org", "complaint")
+    before = len(outbox.to("blocked@example.org"))
+    clients = [aws.table().meta.client, aws.sqs(), aws.sesv2()]
+
+    def requests_made(address: str) -> tuple[Counter, bytes]:
+        made: Counter = Counter()
+
+        def counting(model, **kwargs):
+            made[model.name] += 1
+
+        for c in clients:
+            c.meta.events.register("before-call", counting)
+        try:
+            response = client.http.post("/subscribe", headers=FORM, body=form({**SIGN_UP, "email": address}))
+        finally:
+            for c in clients:
+                c.meta.events.unregister("before-call", counting)
+        return made, response.body
+
+    seen = {address: requests_made(address) for address in
+            ("new@example.org", "pending@example.org", "known@example.org", "blocked@example.org")}
+    assert len({json.dumps(made, sort_keys=True) for made, _ in seen.values()}) == 1
+    assert len({body for _, body in seen.values()}) == 1
+    made = next(iter(seen.values()))[0]
+    assert made["SendEmail"] == 0 and made["GetItem"] == 0 and made["SendMessage"] == 1
+    assert process_signups() == 4
+    assert [m["Subject"] for m in outbox.to("known@example.org")][-1] == "You are already subscribed"
+    assert len(outbox.to("blocked@example.org")) == before  # a complaint: nothing more, ever
 
 
 def test_confirm_get_changes_nothing_post_confirms_once(client, outbox):
@@ -82,12 +125,14 @@ def test_json_api_same_answer_for_every_state(client, outbox):
     bodies = []
     for _ in range(2):
         response = client.http.post("/api/subscriptions", headers=JSON, body=as_json(api_sign_up))
+        process_signups()
         assert response.status_code == 202
         bodies.append(response.body)
     confirm_path = link(outbox.to("sam@example.org")[-1], "confirm")
     client.http.post(confirm_path, headers=FORM, body="")
     bodies.append(client.http.post("/api/subscriptions", headers=JSON, body=as_json(api_sign_up)).body)
     fresh = client.http.post("/api/subscriptions", headers=JSON, body=as_json({**api_sign_up, "email": "new@example.org"}))
+    process_signups()
     bodies.append(fresh.body)
     assert len(set(bodies)) == 1
     assert outbox.to("sam@example.org")[-1]["Subject"] == "You are already subscribed"
@@ -211,6 +256,7 @@ def test_expired_preferences_link_points_to_a_new_one(client, outbox):
     for address in ("sam@example.org", "stranger@example.org"):
         response = client.http.post("/preferences", headers=FORM, body=form({"email": address}))
         assert response.status_code == 200 and b"If that address is subscribed" in response.body
+    assert process_signups() == 2
     fresh = outbox.to("sam@example.org")[-1]
     assert fresh["Subject"] == "Your #PeerTalk preferences link"
     assert client.http.get(link(fresh, "preferences")).status_code == 200
@@ -221,6 +267,7 @@ def test_control_characters_in_a_name_are_dropped_not_a_500(client, outbox):
     response = client.http.post("/api/subscriptions", headers=JSON, body=as_json(
         {**SIGN_UP, "consent": True, "first_name": "Ro\u0007bin\u0084 \U000f4e15"}))
     assert response.status_code == 202
+    process_signups()
     [message] = outbox.to("sam@example.org")
     assert "Robin" in text_of(message)
 

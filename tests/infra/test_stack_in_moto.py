@@ -58,6 +58,7 @@ def test_the_application_can_write_and_query_the_deployed_table(deployed, monkey
 @pytest.mark.parametrize("queue, dead_letter, max_receives", [
     ("DispatchQueue", "DispatchDeadLetterQueue", 5),
     ("SendQueue", "SendDeadLetterQueue", 8),
+    ("SignupQueue", "SignupDeadLetterQueue", 5),
 ])
 def test_each_work_queue_redrives_to_its_dead_letter_queue(deployed, queue, dead_letter, max_receives):
     import boto3
