@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
