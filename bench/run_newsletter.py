@@ -126,7 +126,8 @@ def measure_personalise(issue: dict, n: int = 3000) -> float:
     from chalicelib import delivery, mail, newsletter, subscriptions
 
     rendered = newsletter.render(issue)
-    prepared = mail.PreparedMessage(delivery.outgoing(rendered.subject, rendered.html, rendered.text))
+    prepared = mail.PreparedMessage(delivery.outgoing(rendered.subject, rendered.html, rendered.text,
+                                                      rendered.markers), rendered.markers)
 
     class NoCall:
         def send_email(self, **request):
@@ -210,7 +211,7 @@ def in_process(n: int) -> dict:
                    "reads": calls.total("dynamodb", READS), "sqs": calls.total("sqs")}
         from chalicelib import delivery
 
-        raw = delivery.prepared(issue["issue_id"]).personalise("reader0@example.org", {
+        raw = delivery.prepared(issue["issue_id"]).message.personalise("reader0@example.org", {
             "name": " Reader 0", "preferences_url": "https://peerpost.example.org/preferences/" + "x" * 80,
             "unsubscribe_url": "https://peerpost.example.org/unsubscribe/" + "x" * 80}, "bench.0")
         bare = bare_loop(n, raw)

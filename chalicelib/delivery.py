@@ -143,58 +143,104 @@ def complete_if_done(issue_id: str) -> bool:
 def store_rendered(issue: dict, replace: bool = False) -> None:
     """Render the issue once for this send; a retried dispatch keeps the first rendering.
 
-    replace=True renders again over it: a story in it lost its consent part-way through the send.
+    replace=True renders again over it: a story in it lost or narrowed its consent part-way through
+    the send. The rendering keeps its marker key and a digest of exactly what each story shows.
     """
     from botocore.exceptions import ClientError
 
     rendered = newsletter.render(issue, channel="newsletter", personal=True)
-    story_ids = [s["story_id"] for s in issue.get("sections", [])
-                 if s.get("kind") == "story" and newsletter.shareable_story(s["story_id"], "newsletter") is not None]
     try:
         aws.table().put_item(
             Item={**keys.issue_rendered(issue["issue_id"]), "subject": rendered.subject,
                   "html_z": zlib.compress(rendered.html.encode()), "text_z": zlib.compress(rendered.text.encode()),
-                  "story_ids": story_ids, "rendered_at": clock.iso()},
+                  "marker_key": rendered.markers.key, "story_ids": [s.story_id for s in rendered.stories],
+                  "stories_digest": stories_digest(rendered.stories), "rendered_at": clock.iso()},
             **({} if replace else {"ConditionExpression": "attribute_not_exists(PK)"}))
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
 
 
-@functools.lru_cache(maxsize=4)
-def _rendered_story_ids(issue_id: str) -> tuple[str, ...]:
-    item = aws.table().get_item(Key=keys.issue_rendered(issue_id), ConsistentRead=True,
-                                ProjectionExpression="story_ids").get("Item") or {}
-    return tuple(item.get("story_ids", ()))
+def stories_digest(shown) -> str:
+    """What the stories in a rendering show (words, title, attribution), or that one is gone."""
+    import dataclasses
+    import hashlib
+
+    shown = [dataclasses.asdict(s) if s is not None else None for s in shown]
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
 
 
-def ensure_consent_still_holds(issue_id: str) -> None:
-    """Before each batch: if a story in the stored rendering was withdrawn or narrowed since, render
-    again without it, so no later copy carries it. No stories in the issue: no reads at all."""
-    story_ids = _rendered_story_ids(issue_id)
-    if story_ids and any(newsletter.shareable_story(sid, "newsletter") is None for sid in story_ids):
-        store_rendered(issues.get(issue_id), replace=True)
-        prepared.cache_clear()
-        _rendered_story_ids.cache_clear()
-        logger().info("issue re-rendered after a consent change", extra={"issue_id": issue_id})
-
-
-def outgoing(subject: str, html: str, text: str) -> mail.OutgoingMessage:
-    settings = get_settings()
-    return mail.OutgoingMessage(
-        to=mail.PLACEHOLDER_ADDRESS, subject=subject, text=text, html=html, sender=settings.newsletter_from,
-        reply_to=settings.reply_to, list_id=settings.list_id,
-        unsubscribe_url=newsletter.PERSONAL["unsubscribe_url"], unsubscribe_mailto=settings.unsubscribe_mailto,
-        tags={"purpose": "newsletter"})
+@dataclass(frozen=True)
+class Rendering:
+    message: mail.PreparedMessage
+    story_ids: tuple[str, ...]
+    stories_digest: str
 
 
 @functools.lru_cache(maxsize=4)
-def prepared(issue_id: str) -> mail.PreparedMessage:
+def prepared(issue_id: str) -> Rendering:
     """The issue's MIME, built once per warm Lambda (one read, amortised over every recipient)."""
     item = aws.table().get_item(Key=keys.issue_rendered(issue_id), ConsistentRead=True)["Item"]
     html = zlib.decompress(bytes(item["html_z"])).decode()
     text = zlib.decompress(bytes(item["text_z"])).decode()
-    return mail.PreparedMessage(outgoing(item["subject"], html, text))
+    markers = mail.Markers(item["marker_key"])
+    return Rendering(mail.PreparedMessage(outgoing(item["subject"], html, text, markers), markers),
+                     tuple(item.get("story_ids", ())), str(item.get("stories_digest", "")))
+
+
+CONSENT_RECHECK_SECONDS = 1.0
+
+
+class ConsentWatch:
+    """Keeps every copy true to the stories' consent as it is now, to within a second.
+
+    Before the first copy of each queue message, and then at most once a second, the stories the held rendering shows are
+    read again. If any was withdrawn or narrowed (or its words changed), the copy is built from a
+    rendering that shows them as they are now: the stored one if another sender already redid it,
+    otherwise a new one. An issue with no stories costs no reads at all."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._checked: dict[str, float] = {}
+
+    def current(self, issue_id: str) -> mail.PreparedMessage:
+        held = prepared(issue_id)
+        if not held.story_ids:
+            return held.message
+        now = self._monotonic()
+        if now - self._checked.get(issue_id, float("-inf")) < CONSENT_RECHECK_SECONDS:
+            return held.message
+        shown = [newsletter.shareable_story(sid, "newsletter") for sid in held.story_ids]
+        if stories_digest(shown) != held.stories_digest:
+            prepared.cache_clear()
+            held = prepared(issue_id)
+            if stories_digest(newsletter.shareable_story(sid, "newsletter") for sid in held.story_ids) \
+                    != held.stories_digest:
+                store_rendered(issues.get(issue_id), replace=True)
+                prepared.cache_clear()
+                held = prepared(issue_id)
+                logger().info("issue re-rendered after a consent change", extra={"issue_id": issue_id})
+        self._checked[issue_id] = now
+        return held.message
+
+    def forget(self, issue_id: str) -> None:
+        """The next copy checks again whatever the time (a new queue message: one read per 100 copies)."""
+        self._checked.pop(issue_id, None)
+
+    def reset(self) -> None:
+        self._checked.clear()
+
+
+consent_watch = ConsentWatch()
+
+
+def outgoing(subject: str, html: str, text: str, markers: mail.Markers) -> mail.OutgoingMessage:
+    settings = get_settings()
+    return mail.OutgoingMessage(
+        to=markers.address, subject=subject, text=text, html=html, sender=settings.newsletter_from,
+        reply_to=settings.reply_to, list_id=settings.list_id,
+        unsubscribe_url=markers.placeholder("unsubscribe_url"), unsubscribe_mailto=settings.unsubscribe_mailto,
+        tags={"purpose": "newsletter"})
 
 
 # ---------------------------------------------------------------- sending
@@ -255,9 +301,9 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     key = batch_key(issue_id, recipient_ids)
     people = _people(recipient_ids)
     earlier = EarlierAttempts(issue_id, key)
+    consent_watch.forget(issue_id)
     outcomes: list[Outcome] = []
     busy = unfinished = 0
-    message = None
     for position, rid in enumerate(recipient_ids):
         if remaining_ms() < STOP_WITH_MS_LEFT:
             unfinished = len(recipient_ids) - position  # not claimed yet: the retry sends them
@@ -278,10 +324,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
         if unwanted:
             outcomes.append(Outcome(rid, "suppressed", unwanted, stored=True))
             continue
-        if message is None:
-            ensure_consent_still_holds(issue_id)
-            message = prepared(issue_id)
-        outcomes.append(_send_one(message, issue_id, rid, people[rid], receive_count))
+        outcomes.append(_send_one(issue_id, rid, people[rid], receive_count))
     if earlier.conflicts:
         count("DeliveryClaimConflicts", earlier.conflicts)
     tally = record(issue_id, key, outcomes, complete=not (busy or unfinished))
@@ -301,13 +344,17 @@ def _unwanted(subscriber: dict | None) -> str:
     return ""
 
 
-def _send_one(message, issue_id: str, rid: str, subscriber: dict, receive_count: int) -> Outcome:
+def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> Outcome:
     from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
     links = subscriptions.links(rid)
     values = newsletter.personal_values(subscriber.get("first_name", ""), links["preferences_url"],
                                         links["unsubscribe_url"])
     pacer.wait()
+    try:
+        message = consent_watch.current(issue_id)  # after the wait: as close to the send as it can be
+    except (ClientError, BotoCoreError) as exc:  # nothing was sent: a retry is safe
+        return _retry_or_give_up(rid, receive_count, f"consent re-check failed ({type(exc).__name__})")
     try:
         mail.send_prepared(message, subscriber["email"], values, f"{issue_id}.{rid}")
     except mail.PermanentSendError as exc:
@@ -320,10 +367,14 @@ def _send_one(message, issue_id: str, rid: str, subscriber: dict, receive_count:
     except (SendThrottled, ClientError, BotoCoreError) as exc:
         # SES answered "no" (or was never reached): nothing left PeerPost, so a retry is safe.
         code = exc.response["Error"].get("Code", "error") if isinstance(exc, ClientError) else type(exc).__name__
-        if receive_count >= GIVE_UP_AFTER_RECEIVES:
-            return Outcome(rid, "failed", f"gave up after {receive_count} attempts: {code}")
-        return Outcome(rid, "release", code)
+        return _retry_or_give_up(rid, receive_count, code)
     return Outcome(rid, "sent")
+
+
+def _retry_or_give_up(rid: str, receive_count: int, reason: str) -> Outcome:
+    if receive_count >= GIVE_UP_AFTER_RECEIVES:
+        return Outcome(rid, "failed", f"gave up after {receive_count} attempts: {reason}")
+    return Outcome(rid, "release", reason)
 
 
 def claim(issue_id: str, rid: str, key: str, unwanted: str = "") -> dict | None:
@@ -420,6 +471,9 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
             if not request:
                 break
             time.sleep(0.05 * 2**backoff)
+        if request:  # not read is not erased: nobody is claimed, and the whole message is tried again
+            count("SubscriberReadsUnprocessed")
+            raise RetryLater("DynamoDB left subscriber reads unprocessed")
     return {rid: found.get(rid, {}) for rid in recipient_ids}
 
 
@@ -521,7 +575,8 @@ def send_test(issue: dict, to: str, coordinator_name: str) -> str:
 
     ratelimit.enforce("issue-test", to, 30)
     rendered = newsletter.render(issue, channel="newsletter", personal=True)
-    message = mail.PreparedMessage(outgoing(f"[Test] {rendered.subject}", rendered.html, rendered.text))
+    message = mail.PreparedMessage(outgoing(f"[Test] {rendered.subject}", rendered.html, rendered.text,
+                                            rendered.markers), rendered.markers)
     ses_id = mail.send_prepared(message, to, _sample_values(coordinator_name),
                                 f"test.{issue['issue_id']}.{uuid.uuid4().hex}")
     logger().info("issue test sent", extra={"issue_id": issue["issue_id"]})

@@ -198,15 +198,37 @@ def use_sender(sender: Sender | None) -> None:
 # (other characters become numeric character references) in lines well under RFC 5322's 998.
 # The plain-text part must stay readable UTF-8, so it is base64-encoded per recipient: a few
 # kilobytes through binascii, microseconds. Header placeholders sit where folding cannot split them.
-PLACEHOLDER_ADDRESS = "pp-recipient@placeholder.invalid"
-_MARK = "%%PP.{}%%"  # only atext and a dot: valid inside a Message-ID, a URL and HTML alike
-_TEXT_MARK = _MARK.format("__text__")
 _MAX_LINE = 900
 
 
-def placeholder(name: str) -> str:
-    """The marker a renderer leaves where a recipient's own value goes (URL-safe, HTML-safe)."""
-    return _MARK.format(name)
+@dataclass(frozen=True)
+class Markers:
+    """Where each recipient's own values go in a message built once.
+
+    The key is random for each rendering, so nothing a person typed (a story, a section, a title)
+    can ever match a marker: typed text stays exactly that text, whatever it contains."""
+
+    key: str
+
+    @classmethod
+    def new(cls) -> "Markers":
+        import secrets as pysecrets
+
+        return cls(pysecrets.token_hex(8))
+
+    def placeholder(self, name: str) -> str:
+        """The marker for a recipient's value (only atext and dots: valid in a Message-ID, a URL and HTML)."""
+        return f"%%PP{self.key}.{name}%%"
+
+    @property
+    def address(self) -> str:
+        return f"pp-{self.key}@placeholder.invalid"
+
+    def fill(self, text: str, values: dict[str, str], escaped: bool = True) -> str:
+        """values are HTML-escaped; escaped=False unescapes them for plain text."""
+        for name, value in values.items():
+            text = text.replace(self.placeholder(name), value if escaped else html_unescape(value))
+        return text
 
 
 def ascii_html(html: str) -> str:
@@ -228,14 +250,16 @@ def ascii_html(html: str) -> str:
 class PreparedMessage:
     """A whole MIME message built once, with placeholders; `personalise` is a join of byte slices."""
 
-    def __init__(self, message: OutgoingMessage, message_id_domain: str = "") -> None:
+    def __init__(self, message: OutgoingMessage, markers: Markers, message_id_domain: str = "") -> None:
         import re
 
         self.sender = message.sender
         self.tags = dict(message.tags)
+        self.markers = markers
         self._message = message
-        skeleton = build_skeleton(message, message_id_domain)
-        pieces = re.split(rb"%%PP\.([A-Za-z0-9_]+)%%|(" + re.escape(PLACEHOLDER_ADDRESS.encode()) + rb")", skeleton)
+        skeleton = build_skeleton(message, markers, message_id_domain)
+        marker = re.escape(markers.placeholder("NAME").encode()).replace(b"NAME", rb"([A-Za-z0-9_]+)")
+        pieces = re.split(marker + rb"|(" + re.escape(markers.address.encode()) + rb")", skeleton)
         # re.split yields literal, name, address, literal, ...: keep (literal, name) pairs.
         self._literals: list[bytes] = []
         self._names: list[str] = []
@@ -258,9 +282,7 @@ class PreparedMessage:
         address = _address(to).addr_spec
         if not address.isascii():
             return self._slow(to, values, message_id)  # SMTPUTF8 addresses need real header encoding
-        text = self._text
-        for name, value in values.items():
-            text = text.replace(_MARK.format(name), html_unescape(value))
+        text = self.markers.fill(self._text, values, escaped=False)
         encoded = {
             "@to": address.encode("ascii"),
             "@text": base64.encodebytes(text.encode("utf-8")).rstrip(b"\n"),
@@ -271,37 +293,31 @@ class PreparedMessage:
         out = []
         for literal, name in zip(self._literals, self._names):
             out.append(literal)
-            # A marker-like string someone typed into a story or section is just text: left as it was.
-            out.append(encoded.get(name) or b"%%PP." + name.encode() + b"%%")
+            out.append(encoded[name] if name in encoded else self.markers.placeholder(name).encode())
         out.append(self._tail)
         return b"".join(out)
 
     def _slow(self, to: str, values: dict[str, str], message_id: str) -> bytes:
-        def fill(text: str, escaped: bool = True) -> str:
-            for name, value in values.items():
-                text = text.replace(_MARK.format(name), value if escaped else html_unescape(value))
-            return text
-
-        m = self._message
+        m, fill = self._message, self.markers.fill
         return build_mime(OutgoingMessage(
-            to=to, subject=m.subject, text=fill(m.text, escaped=False), html=fill(m.html), sender=m.sender, reply_to=m.reply_to,
-            list_id=m.list_id, unsubscribe_url=fill(m.unsubscribe_url), unsubscribe_mailto=m.unsubscribe_mailto,
-            tags=m.tags))
+            to=to, subject=m.subject, text=fill(m.text, values, escaped=False), html=fill(m.html, values),
+            sender=m.sender, reply_to=m.reply_to, list_id=m.list_id, unsubscribe_url=fill(m.unsubscribe_url, values),
+            unsubscribe_mailto=m.unsubscribe_mailto, tags=m.tags))
 
 
-def build_skeleton(message: OutgoingMessage, message_id_domain: str = "") -> bytes:
+def build_skeleton(message: OutgoingMessage, markers: Markers, message_id_domain: str = "") -> bytes:
     """The MIME message with the recipient, Message-ID and text body left as placeholders."""
     sender = _address(message.sender)
     mime = EmailMessage()
     mime["From"] = sender
-    mime["To"] = PLACEHOLDER_ADDRESS
+    mime["To"] = markers.address
     if message.reply_to:
         mime["Reply-To"] = _address(message.reply_to)
     mime["Subject"] = _clean(message.subject)
     mime["Date"] = format_datetime(clock.now())
-    mime["Message-ID"] = f"<{placeholder('message_id')}@{message_id_domain or sender.domain}>"
+    mime["Message-ID"] = f"<{markers.placeholder('message_id')}@{message_id_domain or sender.domain}>"
     _list_headers(mime, message)
-    mime.set_content(_TEXT_MARK, subtype="plain", charset="utf-8", cte="7bit")
+    mime.set_content(markers.placeholder("__text__"), subtype="plain", charset="utf-8", cte="7bit")
     mime.add_alternative(ascii_html(message.html), subtype="html", charset="us-ascii", cte="7bit")
     text_part = mime.get_payload()[0]
     text_part.replace_header("Content-Transfer-Encoding", "base64")

@@ -21,11 +21,7 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 # The personal parts of a newsletter: links and the name in the greeting.
-PERSONAL = {
-    "preferences_url": mail.placeholder("preferences_url"),
-    "unsubscribe_url": mail.placeholder("unsubscribe_url"),
-    "name": mail.placeholder("name"),
-}
+PERSONAL = ("preferences_url", "unsubscribe_url", "name")
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ def _when(value) -> str:
     return str(value or "To be confirmed")
 
 
-def _context(issue: dict, channel: str, personal: bool, stash=lambda html: html) -> dict:
+def _context(issue: dict, channel: str, markers: mail.Markers | None, stash=lambda html: html) -> dict:
     settings = get_settings()
     sections = resolve_sections(issue, channel, stash)
     issue_date = Date.fromisoformat(issue["date"])
@@ -146,10 +142,8 @@ def _context(issue: dict, channel: str, personal: bool, stash=lambda html: html)
         "when": _when,
         "paragraphs": lambda text: [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()],
         "archive_url": f"{settings.public_base_url}/archive/{issue['issue_id']}",
-        "personal": personal,
-        "name": PERSONAL["name"] if personal else "",
-        "preferences_url": PERSONAL["preferences_url"] if personal else "",
-        "unsubscribe_url": PERSONAL["unsubscribe_url"] if personal else "",
+        "personal": markers is not None,
+        **{name: markers.placeholder(name) if markers else "" for name in PERSONAL},
     }
 
 
@@ -159,27 +153,30 @@ def subject(issue: dict) -> str:
 
 def render(issue: dict, channel: str = "newsletter", personal: bool = True) -> RenderedEmail:
     """The issue as one email (placeholders where each recipient's own links and name go), or,
-    with personal=False, the same issue for the public archive with no personal links at all."""
+    with personal=False, the same issue for the public archive with no personal links at all.
+
+    The placeholders and block markers carry a key new to this rendering, so no typed text can
+    turn into a reader's details or pull other HTML in."""
     from markupsafe import Markup
 
     env = environment()
+    markers = mail.Markers.new()
     # MJML passes <mj-text> content through untouched, so the (already safe) section HTML waits
     # outside as a marker: MRML then parses a few kilobytes instead of the whole issue.
     blocks: dict[str, str] = {}
 
     def stash(html: str) -> Markup:
-        marker = f"PPBLOCK{len(blocks):04d}X"
+        marker = f"PPBLOCK{markers.key}N{len(blocks):04d}X"
         blocks[marker] = html
         return Markup(marker)  # nosec B704 - our own marker; the HTML behind it was sanitised (nh3) on save
 
-    context = {"subject": subject(issue), **_context(issue, channel, personal, stash)}
+    context = {"subject": subject(issue), **_context(issue, channel, markers if personal else None, stash)}
     html = mjml_to_html(env.get_template("email/issue.mjml.j2").render(**context))
-    html = _BLOCK.sub(lambda m: blocks.get(m.group(0), m.group(0)), html)  # typed look-alikes stay text
+    html = re.sub(rf"PPBLOCK{markers.key}N\d{{4}}X", lambda m: blocks.get(m.group(0), m.group(0)), html)
     text = env.get_template("email/issue.txt.j2").render(**context)  # uses the text fields only
-    return RenderedEmail(subject=context["subject"], html=html, text=text.strip() + "\n")
-
-
-_BLOCK = re.compile(r"PPBLOCK\d{4}X")
+    stories = tuple(section.story for section in context["sections"] if section.kind == "story")
+    return RenderedEmail(subject=context["subject"], html=html, text=text.strip() + "\n",
+                         markers=markers if personal else None, stories=stories)
 
 
 def personal_values(first_name: str, preferences_url: str, unsubscribe_url: str) -> dict[str, str]:
@@ -193,11 +190,6 @@ def personal_values(first_name: str, preferences_url: str, unsubscribe_url: str)
 
 def fill(rendered: RenderedEmail, values: dict[str, str]) -> RenderedEmail:
     """Substitute placeholders in a rendered issue (preview, test send): the same cheap step as a real send."""
-    from html import unescape
-
-    html, text = rendered.html, rendered.text
-    for name, value in values.items():
-        mark = mail.placeholder(name)
-        html = html.replace(mark, value)
-        text = text.replace(mark, unescape(value))
-    return RenderedEmail(subject=rendered.subject, html=html, text=text)
+    markers = rendered.markers
+    return RenderedEmail(subject=rendered.subject, html=markers.fill(rendered.html, values),
+                         text=markers.fill(rendered.text, values, escaped=False), stories=rendered.stories)

@@ -17,6 +17,8 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+    markers: object = None  # mail.Markers, where the rendering left each recipient's values
+    stories: tuple = ()  # consent.SharedStory, exactly as this rendering shows them
 
 
 @functools.cache

@@ -22,16 +22,19 @@ pytest_plugins = ["tests.pii_log_guard"]  # no address, name or story text in an
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    from chalicelib import aws, clock, mail, settings
+    from chalicelib import aws, clock, delivery, mail, settings
 
-    settings.reset()
-    aws.reset()
-    clock.reset()
-    mail.use_sender(None)
+    def reset():
+        settings.reset()
+        aws.reset()
+        clock.reset()
+        mail.use_sender(None)
+        delivery.prepared.cache_clear()  # module-level state: prepared messages, consent checks
+        delivery.consent_watch.reset()
+
+    reset()
     yield
-    clock.reset()
-    mail.use_sender(None)
-    aws.reset()
+    reset()
 
 
 @pytest.fixture

@@ -103,7 +103,8 @@ def test_the_rendered_issue_is_accessible_and_has_contents_and_footer(tables):
     assert '<a href="#section-2">Second</a>' in rendered.html  # "This issue" contents
     assert "Samaritans" in rendered.html and "Samaritans" in rendered.text
     assert "Read more: https://example.org" in rendered.text and "[Image: Two people talking on a bench]" in rendered.text
-    assert "%%PP.unsubscribe_url%%" in rendered.html and "%%PP.preferences_url%%" in rendered.text
+    P = rendered.markers.placeholder
+    assert P("unsubscribe_url") in rendered.html and P("preferences_url") in rendered.text
     public = newsletter.render(issue, channel="archive", personal=False)
     assert "%%PP." not in public.html + public.text and "/unsubscribe" not in public.html + public.text
 

@@ -390,16 +390,110 @@ def test_a_story_withdrawn_part_way_through_a_send_is_in_no_later_copy(outbox):
 
 
 def test_marker_look_alikes_typed_by_people_are_just_text(outbox):
-    from chalicelib import issues
+    from chalicelib import issues, stories
 
+    typed = ("Literally %%PP.foo%% and PPBLOCK0042X, PPBLOCK0000X, %%PP.name%%, %%PP.unsubscribe_url%%, "
+             "%%PP.preferences_url%% and pp-recipient@placeholder.invalid here.")
+    story_id = stories.submit(stories.parse_submission({
+        "title": "Odd story", "text": typed, "name": "Kim", "level": "anonymous", "channels": ["newsletter"],
+        "consent": "yes"}), "test")
+    for status in ("in_review", "approved", "published"):
+        stories.set_status(story_id, status)
     add_subscribers(3)
-    issue_id = new_issue(sections=[{"kind": "text", "heading": "Odd text",
-                                    "body": "Literally %%PP.foo%% and PPBLOCK0042X and %%PP.name%% here."}])
+    issue_id = new_issue(sections=[{"kind": "text", "heading": "Odd text", "body": typed},
+                                   {"kind": "story", "story_id": story_id}])
     [body] = start_and_dispatch(issue_id)
     assert call("send_newsletter", sqs_event([body])) == {"batchItemFailures": []}
-    texts = [text_of(m) for m in outbox.messages()]
-    assert len(texts) == 3 and all("%%PP.foo%%" in t and "PPBLOCK0042X" in t for t in texts)
+    for message in outbox.messages():
+        text, html = text_of(message), html_of(message)
+        assert text.count(typed) == 2, "the section and the story keep exactly what was typed"
+        assert html.count("PPBLOCK0000X, %%PP.name%%, %%PP.unsubscribe_url%%, %%PP.preferences_url%%") == 2
+        assert html.count("pp-recipient@placeholder.invalid") == 2
+        assert "/unsubscribe/" not in text.split("Odd story")[1].split("Unsubscribe")[0]
     assert issues.progress(issue_id)["sent"] == 3
+
+
+class SteppingClock:
+    """Monotonic time that moves only as copies go out: 20 copies a second."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _published_story(title: str, text: str, name: str, level: str) -> str:
+    from chalicelib import stories
+
+    story_id = stories.submit(stories.parse_submission({
+        "title": title, "text": text, "name": name, "level": level, "channels": ["newsletter", "archive"],
+        "consent": "yes"}), "test")
+    for status in ("in_review", "approved", "published"):
+        stories.set_status(story_id, status)
+    return story_id
+
+
+def test_withdrawal_and_narrowing_mid_send_reach_every_copy_sent_a_second_later(outbox, monkeypatch):
+    """300 readers in three queue messages; one contributor withdraws after copy 40, another narrows
+    from full name to anonymous after copy 150. No copy sent more than a second later carries either."""
+    from chalicelib import delivery, mail, stories
+
+    clock_ = SteppingClock()
+    monkeypatch.setattr(delivery, "consent_watch", delivery.ConsentWatch(monotonic=clock_))
+    withdrawn = _published_story("Leaving the ward", "Words that must stop at once.", "Alex Withdrawn", "full_name")
+    narrowed = _published_story("My first group", "A story that stays, without my name.", "Robin Narrowed",
+                                "full_name")
+    sent: list[tuple[float, bytes]] = []
+    changes = {40: lambda: stories.withdraw(withdrawn), 150: lambda: stories.change_consent(
+        narrowed, {"level": "anonymous", "channels": ["newsletter", "archive"]})}
+
+    class Sender(mail.RecordingSender):
+        def send_raw(self, to, sender, raw, tags):
+            sent.append((clock_.now, raw))
+            clock_.now += 0.05
+            if len(sent) in changes:
+                changes[len(sent)]()
+                changed_at[len(sent)] = clock_.now
+            return super().send_raw(to, sender, raw, tags)
+
+    changed_at: dict[int, float] = {}
+    mail.use_sender(Sender())
+    add_subscribers(300)
+    issue_id = new_issue(sections=[{"kind": "story", "story_id": withdrawn}, {"kind": "story", "story_id": narrowed}])
+    bodies = start_and_dispatch(issue_id)
+    assert len(bodies) == 3
+    for body in bodies:
+        assert call("send_newsletter", sqs_event([body])) == {"batchItemFailures": []}
+    assert len(sent) == 300
+
+    def texts(after: float, before: float = float("inf")) -> list[str]:
+        from email import message_from_bytes, policy
+
+        return [message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()
+                for at, raw in sent if after <= at < before]
+
+    assert all("Words that must stop at once." in t for t in texts(0, changed_at[40] - 0.05))  # it was there
+    late = texts(changed_at[40] + delivery.CONSENT_RECHECK_SECONDS)
+    assert len(late) >= 230 and not any("Words that must stop at once." in t or "Alex" in t for t in late)
+    assert all("Robin Narrowed" in t for t in texts(0, changed_at[150] - 0.05))
+    late = texts(changed_at[150] + delivery.CONSENT_RECHECK_SECONDS)
+    assert len(late) >= 120 and not any("Robin" in t for t in late)
+    assert all("A story that stays, without my name." in t and "Anonymous" in t for t in late)
+
+
+def test_an_issue_without_stories_reads_no_story_while_sending(outbox, monkeypatch):
+    from chalicelib import delivery, newsletter
+
+    reads = []
+    monkeypatch.setattr(newsletter, "shareable_story", lambda *a: reads.append(a))
+    add_subscribers(5)
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    reads.clear()
+    call("send_newsletter", sqs_event([body]))
+    assert reads == [] and len(outbox.messages()) == 5
+    assert delivery.consent_watch is not None
 
 
 def test_a_lost_dispatch_message_is_queued_again_by_the_scheduler(outbox):
@@ -421,3 +515,26 @@ def test_a_lost_dispatch_message_is_queued_again_by_the_scheduler(outbox):
     assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers)
     call("send_due_issues", scheduled_event("send_due_issues"))
     assert receive_all("peerpost-dispatch") == []  # dispatched: never queued again
+
+
+def test_subscribers_dynamodb_leaves_unread_are_retried_never_recorded_as_erased(outbox, monkeypatch):
+    from chalicelib import aws, delivery, issues, keys
+
+    add_subscribers(3)
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    client = aws.dynamodb_client()
+    real = client.batch_get_item
+    monkeypatch.setattr(delivery.time, "sleep", lambda seconds: None)
+
+    def nothing_processed(RequestItems):
+        return {"Responses": {}, "UnprocessedKeys": RequestItems}
+
+    monkeypatch.setattr(client, "batch_get_item", nothing_processed)
+    assert len(call("send_newsletter", sqs_event([body]))["batchItemFailures"]) == 1
+    rid = json.loads(body)["recipients"][0]
+    assert aws.table().get_item(Key=keys.delivery(issue_id, rid)).get("Item") is None  # nobody claimed
+    assert outbox.messages() == []
+    monkeypatch.setattr(client, "batch_get_item", real)
+    assert call("send_newsletter", sqs_event([body], receive_count=2)) == {"batchItemFailures": []}
+    assert len(outbox.messages()) == 3 and issues.progress(issue_id)["sent"] == 3

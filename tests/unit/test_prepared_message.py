@@ -5,18 +5,19 @@ from email import message_from_bytes, policy
 
 from chalicelib import mail, newsletter
 
-P = mail.placeholder
+MARKERS = mail.Markers.new()
+P = MARKERS.placeholder
 
 
 def prepared() -> mail.PreparedMessage:
     long_line = "<td style='padding: 0 8px'>caf\u00e9 \u2013 \u201cquoted\u201d</td>" * 200
     return mail.PreparedMessage(mail.OutgoingMessage(
-        to=mail.PLACEHOLDER_ADDRESS, subject="#PeerTalk: caf\u00e9 \u2013 December",
+        to=MARKERS.address, subject="#PeerTalk: caf\u00e9 \u2013 December",
         text=f"Hello{P('name')},\n\nCaf\u00e9 \u2013 news.\nUnsubscribe: {P('unsubscribe_url')}\n",
         html=f"<html lang='en-GB'><body><p>Hello{P('name')},</p>{long_line}"
              f"<a href='{P('unsubscribe_url')}'>Unsubscribe</a></body></html>",
         sender="#PeerTalk <news@peerpost.example.org>", list_id="PeerTalk <peertalk.peerpost.example.org>",
-        unsubscribe_url=P("unsubscribe_url"), tags={"purpose": "newsletter"}))
+        unsubscribe_url=P("unsubscribe_url"), tags={"purpose": "newsletter"}), MARKERS)
 
 
 def parse(raw: bytes):
@@ -65,3 +66,31 @@ def test_the_recording_sender_keeps_raw_sends():
     mail.send_prepared(prepared(), "a@example.org", newsletter.personal_values("A", "u1", "u2"), "m1")
     [(to, raw)] = sender.raw
     assert to == "a@example.org" and parse(raw)
+
+
+TYPED = ("%%PP.name%% %%PP.unsubscribe_url%% %%PP.preferences_url%% %%PP.message_id%% %%PP.__text__%% "
+         "pp-recipient@placeholder.invalid %%PP0123456789abcdef.name%% PPBLOCK0000X")
+
+
+def test_marker_look_alikes_a_person_typed_stay_exactly_as_typed():
+    typed_markers = mail.Markers.new()  # even someone who guessed the shape of another rendering's key
+    message = mail.PreparedMessage(mail.OutgoingMessage(
+        to=MARKERS.address, subject=f"Issue {TYPED}",
+        text=f"Hello{P('name')}. {TYPED} {typed_markers.placeholder('name')}\n",
+        html=f"<p>Hello{P('name')}. {TYPED} {typed_markers.placeholder('name')}</p>",
+        sender="#PeerTalk <news@peerpost.example.org>", unsubscribe_url=P("unsubscribe_url")), MARKERS)
+    raw = message.personalise("zoe@example.org", newsletter.personal_values("Zoe", "https://p/pref", "https://p/u"),
+                              "m1")
+    parsed = parse(raw)
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert TYPED in part and typed_markers.placeholder("name") in part and "Hello Zoe." in part
+        assert "zoe@example.org" not in part and "https://p/" not in part
+    assert TYPED in parsed["Subject"]
+
+
+def test_an_empty_name_fills_every_part():
+    raw = prepared().personalise("a@example.org", newsletter.personal_values("", "u1", "u2"), "m1")
+    html = parse(raw).get_body(("html",)).get_content()
+    assert "%%PP" not in html and "<p>Hello,</p>" in html
