@@ -86,6 +86,17 @@ def _audience_page(start: dict | None) -> dict:
     return aws.table().query(**kwargs)
 
 
+def audience_count() -> int:
+    """How many people a send started now would queue: the same query and rule as dispatch."""
+    total, start = 0, None
+    while True:
+        page = _audience_page(start)
+        total += sum(1 for item in page["Items"] if TOPIC in item.get("topics", ()))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return total
+
+
 def _enqueue(sqs, queue: str, issue_id: str, ids: list[str]) -> None:
     batches = [ids[i:i + RECIPIENTS_PER_MESSAGE] for i in range(0, len(ids), RECIPIENTS_PER_MESSAGE)]
     for start in range(0, len(batches), 10):

@@ -193,8 +193,33 @@ def list_issues(limit: int = 50) -> list[dict]:
     return page["Items"]
 
 
-def past_issues(limit: int = 50) -> list[dict]:
-    return [i for i in list_issues(limit) if i["status"] in ("sending", "sent")]
+PUBLISHED = ("sending", "sent")
+ARCHIVE_PAGE = 20
+
+
+def archive_page(before: str = "", size: int = ARCHIVE_PAGE) -> tuple[list[dict], str]:
+    """Sent issues, newest first, `size` at a time, however many drafts lie between them.
+
+    before: the issue id the previous page ended with. Returns the page and the id to continue
+    from ("" on the last page)."""
+    from boto3.dynamodb.conditions import Attr, Key
+
+    kwargs = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq(keys.issues_index()),
+              "ScanIndexForward": False, "FilterExpression": Attr("status").is_in(list(PUBLISHED))}
+    if before:
+        try:
+            last = get(before)
+        except NotFound:
+            raise NotFound("There is no such page of the archive.") from None
+        if last["status"] not in PUBLISHED:
+            raise NotFound("There is no such page of the archive.")
+        kwargs["ExclusiveStartKey"] = {k: last[k] for k in ("PK", "SK", "GSI1PK", "GSI1SK")}
+    found = []
+    for item in aws.query_items(**kwargs):
+        if len(found) == size:
+            return found, found[-1]["issue_id"]
+        found.append(item)
+    return found, ""
 
 
 def approve(issue_id: str, by: str) -> dict:
@@ -219,7 +244,7 @@ def approve(issue_id: str, by: str) -> dict:
     return get(issue_id)
 
 
-def _ready(issue: dict) -> None:
+def check_ready(issue: dict) -> None:
     if issue["requires_approval"] and not issue.get("approved_by"):
         raise Conflict("This issue needs a second coordinator's approval before it can be sent.")
 
@@ -245,7 +270,7 @@ def schedule(issue_id: str, send_at_london: str, by: str) -> dict:
     from botocore.exceptions import ClientError
 
     issue = get(issue_id)
-    _ready(issue)
+    check_ready(issue)
     when = london_to_utc(send_at_london)
     if when <= clock.now():
         raise ValidationError({"send_at": "Choose a time in the future."})
@@ -290,7 +315,7 @@ def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
     issue = get(issue_id)
     if issue["status"] in ("sending", "sent"):
         return False
-    _ready(issue)
+    check_ready(issue)
     try:
         aws.table().update_item(
             Key=keys.issue(issue_id),

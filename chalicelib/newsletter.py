@@ -147,6 +147,14 @@ def _context(issue: dict, channel: str, markers: mail.Markers | None, stash=lamb
     }
 
 
+def web_context(issue: dict) -> dict:
+    """The issue for its page in the public archive: the archive channel's consent, no personal parts."""
+    from markupsafe import Markup
+
+    context = _context(issue, "archive", None, stash=Markup)  # the HTML was sanitised (nh3) on save
+    return {k: v for k, v in context.items() if k not in PERSONAL}
+
+
 def subject(issue: dict) -> str:
     return f"#PeerTalk: {issue['title']}"
 

@@ -36,6 +36,7 @@ def environment():
     )
     env.filters["london"] = _london
     env.filters["london_date"] = _london_date
+    env.filters["month_year"] = _month_year
     env.globals["settings"] = _settings
     return env
 
@@ -57,6 +58,13 @@ def _london(value, fmt: str = "%A %-d %B %Y, %-I:%M%p") -> str:
 
 def _london_date(value) -> str:
     return _london(value, "%A %-d %B %Y")
+
+
+def _month_year(value) -> str:
+    """An issue's date as its readers know it: "December 2026"."""
+    from datetime import date
+
+    return f"{date.fromisoformat(str(value)):%B %Y}"
 
 
 def render_page(name: str, **context) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import issues, web
-from chalicelib.errors import NotFound, ValidationError
+from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
@@ -66,7 +66,7 @@ def create_issue(coordinator):
         return _form(coordinator, None, data, error.errors, _section_count(data), status=400)
     if web.wants_json(bp.current_request):
         return web.json_response({"issue_id": issue["issue_id"]}, status=201)
-    return web.redirect(f"/coordinator/issues/{issue['issue_id']}")
+    return web.redirect(f"/coordinator/issues/{issue['issue_id']}?created=1")
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/edit", coordinator=True)
@@ -85,16 +85,38 @@ def update_issue(issue_id, coordinator):
     return web.redirect(f"/coordinator/issues/{issue_id}?saved=1")
 
 
+NOTICES = {
+    "created": "Issue created. Preview it, send yourself a test, then send or schedule it.",
+    "saved": "Your changes are saved.",
+    "test": "A test copy is on its way to you.",
+    "sending": "Sending has started.",
+    "already": "This issue is already sending.",
+    "approved": "Approved. It can now be sent.",
+    "scheduled": "Scheduled for {when} (London time).",
+    "unscheduled": "Schedule cancelled. The issue is a draft again.",
+}
+
+
 def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = None, status: int = 200):
+    from chalicelib.rendering import environment
+
     issue = issues.get(issue_id)
     query = bp.current_request.query_params or {}
-    notice = notice or {"saved": "Your changes are saved.", "test": "A test copy is on its way to you.",
-                        "sending": "Sending has started.", "already": "This issue is already sending."}.get(
-        next((k for k in ("saved", "test", "sending", "already") if k in query), ""), "")
+    if not notice:
+        shown = next((k for k in NOTICES if k in query), "")
+        when = environment().filters["london"](issue["scheduled_for"]) if issue.get("scheduled_for") else ""
+        notice = NOTICES.get(shown, "").format(when=when) if shown != "scheduled" or when else ""
     return web.html(render_page(
         "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=issues.progress(issue_id),
-        failures=issues.failures(issue_id) if issue["status"] in ("sending", "sent") else [],
+        failures=issues.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
         notice=notice, errors=errors or {}, values={"send_at": ""}), status=status)
+
+
+def _refused(coordinator, issue_id: str, error: Conflict, field: str):
+    """A refused action re-shows the issue's page with why, never a dead end (JSON callers get the 409)."""
+    if web.wants_json(bp.current_request):
+        raise error
+    return _show(coordinator, issue_id, errors={field: error.message}, status=error.status)
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}", coordinator=True)
@@ -127,9 +149,32 @@ def send_test(issue_id, coordinator):
     return _after(issue_id, "test")
 
 
+@web.route(bp, "/coordinator/issues/{issue_id}/send", coordinator=True)
+def confirm_send(issue_id, coordinator):
+    """What "Send now" will do, and to how many people, before anything is sent."""
+    from chalicelib import delivery, newsletter
+    from chalicelib.settings import get_settings
+
+    issue = issues.get(issue_id)
+    if issue["status"] != "draft":
+        return web.redirect(f"/coordinator/issues/{issue_id}")
+    try:
+        issues.check_ready(issue)
+    except Conflict as error:
+        return _refused(coordinator, issue_id, error, "send")
+    return web.html(render_page(
+        "coordinator/issue_send.html", coordinator=coordinator, issue=issue, subject=newsletter.subject(issue),
+        sender=get_settings().newsletter_from, recipients=delivery.audience_count()))
+
+
 @web.route(bp, "/coordinator/issues/{issue_id}/send", methods=["POST"], coordinator=True)
 def send_now(issue_id, coordinator):
-    started = issues.start_send(issue_id, by=coordinator.email)
+    if not web.wants_json(bp.current_request) and web.body(bp.current_request).get("confirm") != "yes":
+        return web.redirect(f"/coordinator/issues/{issue_id}/send")  # only the confirmation page sends
+    try:
+        started = issues.start_send(issue_id, by=coordinator.email)
+    except Conflict as error:
+        return _refused(coordinator, issue_id, error, "send")
     return _after(issue_id, "sending" if started else "already", status=202)
 
 
@@ -142,19 +187,27 @@ def schedule_issue(issue_id, coordinator):
         if web.wants_json(bp.current_request):
             raise
         return _show(coordinator, issue_id, errors=error.errors, status=400)
-    return _after(issue_id, "saved")
+    except Conflict as error:
+        return _refused(coordinator, issue_id, error, "send_at")
+    return _after(issue_id, "scheduled")
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/cancel", methods=["POST"], coordinator=True)
 def cancel_issue(issue_id, coordinator):
-    issues.cancel_schedule(issue_id, by=coordinator.email)
-    return _after(issue_id, "saved")
+    try:
+        issues.cancel_schedule(issue_id, by=coordinator.email)
+    except Conflict as error:
+        return _refused(coordinator, issue_id, error, "cancel")
+    return _after(issue_id, "unscheduled")
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/approve", methods=["POST"], coordinator=True)
 def approve_issue(issue_id, coordinator):
-    issues.approve(issue_id, by=coordinator.email)
-    return _after(issue_id, "saved")
+    try:
+        issues.approve(issue_id, by=coordinator.email)
+    except Conflict as error:
+        return _refused(coordinator, issue_id, error, "approve")
+    return _after(issue_id, "approved")
 
 
 def _after(issue_id: str, what: str, status: int = 200):
@@ -174,17 +227,18 @@ def api_progress(issue_id, coordinator):
 
 @web.route(bp, "/archive")
 def archive():
-    return web.html(render_page("archive.html", issues=issues.past_issues()))
+    before = str((bp.current_request.query_params or {}).get("before", ""))[:64]
+    page, next_before = issues.archive_page(before)
+    return web.html(render_page("archive.html", issues=page, next_before=next_before, first_page=not before))
 
 
 @web.route(bp, "/archive/{issue_id}")
 def archived_issue(issue_id):
+    """The issue as a page of the site. Rendered now, not stored: a story withdrawn or narrowed
+    since the send is gone from the archive at once."""
     from chalicelib import newsletter
 
     issue = issues.get(issue_id)
-    if issue["status"] not in ("sending", "sent"):
+    if issue["status"] not in issues.PUBLISHED:
         raise NotFound("There is no such issue in the archive.")
-    # Rendered now, not stored: a story withdrawn since the send is gone from the archive at once.
-    rendered = newsletter.render(issue, channel="archive", personal=False)
-    return web.html(rendered.html, headers={"Content-Security-Policy": EMAIL_DOCUMENT_CSP})
-
+    return web.html(render_page("archive_issue.html", **newsletter.web_context(issue)))

@@ -33,7 +33,11 @@ def test_preview_test_send_and_send_the_demo_issue(page, peerpost):
     test = peerpost.wait_for_message(COORDINATOR[0], "[Test] " + SUBJECT)
     assert "Spotlight on parents" in test["text"]
 
-    page.get_by_role("button", name="Send now").click()
+    page.get_by_role("link", name="Send now").click()
+    assert page.locator("#recipient-count strong").inner_text() == "2"  # what the outbox will hold
+    page.go_back()  # nothing was sent by looking
+    page.get_by_role("link", name="Send now").click()
+    page.get_by_role("button", name="Yes, send it to 2 people").click()
     page.get_by_text("Done: every recipient has an outcome").wait_for(timeout=60_000)
     assert page.locator("#count-sent").inner_text() == "2"
     assert page.locator("#count-remaining").inner_text() == "0"
@@ -46,3 +50,7 @@ def test_preview_test_send_and_send_the_demo_issue(page, peerpost):
     page.get_by_role("link", name="Spotlight on parents").click()
     page.get_by_role("heading", name="Spotlight on parents", level=1).wait_for()
     assert "/unsubscribe/" not in page.content()
+    page.get_by_role("main").wait_for()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Past issues").wait_for()
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling on a phone

@@ -29,7 +29,9 @@ def test_create_edit_and_validation_keep_what_was_typed(client, coordinator):
                                     "section-1-heading": "First now", "section-1-order": "0",
                                     "section-1-cta_label": "Join us", "section-1-cta_url": "https://example.org/join"}))
     assert response.status_code == 303
-    issue_id = response.headers["Location"].rsplit("/", 1)[1]
+    issue_id = response.headers["Location"].rsplit("/", 1)[1].split("?")[0]
+    created = client.http.get(response.headers["Location"], headers=coordinator["headers"])
+    assert b"Issue created." in created.body
     issue = issues.get(issue_id)
     assert [s["heading"] for s in issue["sections"]] == ["First now", "News"]
     assert issue["sections"][1]["html"] == "<p>Some <strong>news</strong>.</p>\n"
@@ -193,9 +195,14 @@ def test_approval_by_a_second_coordinator(client, coordinator):
     from chalicelib.errors import Conflict
 
     issue_id = issues.create(issues.parse_issue({**ISSUE, "requires_approval": True}), by="zoe@peerpost.test")["issue_id"]
+    page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"])
+    assert b"Send now" not in page.body and b"once another coordinator has approved it" in page.body
     refused = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
-                               body=form({"csrf_token": coordinator["csrf"]}))
-    assert refused.status_code == 409
+                               body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
+    # Not a dead end: the issue's own page again, saying why, with the way on.
+    assert refused.status_code == 409 and b"<h1>Winter issue</h1>" in refused.body
+    assert b"needs a second coordinator&#39;s approval" in refused.body and b'href="#send"' in refused.body
+    assert client.http.get(f"/coordinator/issues/{issue_id}/send", headers=coordinator["headers"]).status_code == 409
     with pytest.raises(Conflict):
         issues.approve(issue_id, by="zoe@peerpost.test")  # not your own work
     auth.create_coordinator("sam@peerpost.test", "another long password", name="Sam")
@@ -215,11 +222,17 @@ def test_schedule_in_london_time_and_cancel(client, coordinator):
                                 body=form({"csrf_token": coordinator["csrf"], "send_at": "2099-07-01T09:00"}))
     assert response.status_code == 303
     assert issues.get(issue_id)["scheduled_for"] == "2099-07-01T08:00:00+00:00"  # BST
-    page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"])
+    page = client.http.get(response.headers["Location"], headers=coordinator["headers"])
     assert b"Cancel the scheduled send" in page.body
-    client.http.post(f"/coordinator/issues/{issue_id}/cancel", headers=coordinator["form_headers"],
-                     body=form({"csrf_token": coordinator["csrf"]}))
+    assert b"Scheduled for Wednesday 1 July 2099, 9:00am (London time)." in page.body
+    cancelled = client.http.post(f"/coordinator/issues/{issue_id}/cancel", headers=coordinator["form_headers"],
+                                 body=form({"csrf_token": coordinator["csrf"]}))
     assert issues.get(issue_id)["status"] == "draft"
+    page = client.http.get(cancelled.headers["Location"], headers=coordinator["headers"])
+    assert b"Schedule cancelled. The issue is a draft again." in page.body
+    again = client.http.post(f"/coordinator/issues/{issue_id}/cancel", headers=coordinator["form_headers"],
+                             body=form({"csrf_token": coordinator["csrf"]}))
+    assert again.status_code == 409 and b"not scheduled any more" in again.body and b"<h1>Winter issue</h1>" in again.body
     past = client.http.post(f"/coordinator/issues/{issue_id}/schedule", headers=coordinator["form_headers"],
                             body=form({"csrf_token": coordinator["csrf"], "send_at": "2001-01-01T09:00"}))
     assert past.status_code == 400 and b"Choose a time in the future." in past.body
@@ -257,3 +270,72 @@ def test_progress_page_and_api_show_counts_and_failure_reasons(client, coordinat
                            headers={"Authorization": f"Bearer {coordinator['token']}"}).json_body
     assert (data["sent"], data["failed"], data["remaining"], data["done"]) == (2, 1, 0, True)
     assert data["failures"][0]["reason"] == "SES refused the message: MessageRejected"
+
+
+def test_send_now_shows_who_will_get_it_and_sends_only_when_confirmed(client, coordinator, outbox):
+    from chalicelib import issues
+    from tests.functional.test_newsletter_send import receive_all
+
+    add_subscribers(4)
+    add_subscribers(2, status="pending", prefix="pending")
+    add_subscribers(3, topics=("announcements",), prefix="events-only")
+    issue_id = new_issue()
+    page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"])
+    assert f'href="/coordinator/issues/{issue_id}/send"'.encode() in page.body  # a link to a page, not a button
+    confirm = client.http.get(f"/coordinator/issues/{issue_id}/send", headers=coordinator["headers"])
+    assert confirm.status_code == 200
+    assert b"<strong>4</strong> people" in confirm.body and b"#PeerTalk: Winter issue" in confirm.body
+    assert b"news@" in confirm.body or b"From" in confirm.body
+    unconfirmed = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
+                                   body=form({"csrf_token": coordinator["csrf"]}))
+    assert unconfirmed.status_code == 303 and unconfirmed.headers["Location"].endswith(f"/{issue_id}/send")
+    assert issues.get(issue_id)["status"] == "draft" and receive_all("peerpost-dispatch") == []
+    sent = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
+                            body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
+    assert sent.status_code == 303
+    assert issues.get(issue_id)["status"] == "sending"
+    runner().drain_all()
+    assert len([m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]) == 4
+    # Once sending, the confirmation page leads back to the progress instead of offering to send again.
+    assert client.http.get(f"/coordinator/issues/{issue_id}/send", headers=coordinator["headers"]).status_code == 303
+
+
+def test_the_archive_pages_through_sent_issues_whatever_drafts_lie_between(client):
+    from chalicelib import aws, issues, keys
+
+    sent = []
+    for n in range(25):
+        issue_id = new_issue(title=f"Sent {n:02d}", date=f"2025-{n % 12 + 1:02d}-{n + 1:02d}")
+        aws.table().update_item(Key=keys.issue(issue_id), UpdateExpression="SET #s = :sent",
+                                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":sent": "sent"})
+        sent.append(issue_id)
+    for n in range(60):  # newer drafts than every sent issue: they used to push the sent ones out
+        new_issue(title=f"Draft {n:02d}", date="2026-12-01")
+    first = client.http.get("/archive")
+    assert first.status_code == 200 and b"Draft" not in first.body
+    assert first.body.count(b'<li><a href="/archive/') == 20
+    older = first.body.split(b'href="/archive?before=')[1].split(b'"')[0].decode()
+    second = client.http.get(f"/archive?before={older}")
+    assert second.body.count(b'<li><a href="/archive/') == 5 and b"Older issues" not in second.body
+    shown = {i for page in (first, second) for i in sent if f"/archive/{i}\"".encode() in page.body}
+    assert shown == set(sent)
+    assert client.http.get("/archive?before=nonsense").status_code == 404
+
+
+def test_an_archived_issue_is_a_page_of_the_site_with_consent_as_it_is_now(client, outbox, shared_story):
+    from chalicelib import issues, stories
+
+    issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
+    issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+    page = client.http.get(f"/archive/{issue_id}")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    body = page.body.decode()
+    assert '<header class="site">' in body and '<main id="main"' in body and 'aria-label="Main"' in body
+    assert "<h1>Winter issue</h1>" in body and "I was alone." in body and "Some <em>news</em>" in body
+    assert "<em>Sam</em>" in body
+    assert "%%PP" not in body and "PPBLOCK" not in body and "/unsubscribe/" not in body
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]  # the site's own policy
+    stories.change_consent(shared_story, {"level": "anonymous", "channels": ["archive"]})
+    body = client.http.get(f"/archive/{issue_id}").body.decode()
+    assert "I was alone." in body and "<em>Anonymous</em>" in body and "<em>Sam</em>" not in body

@@ -137,7 +137,7 @@ def test_a_double_clicked_send_queues_one_dispatch(client, coordinator, outbox):
     issue_id = new_issue()
     for _ in range(2):
         response = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
-                                    body=form({"csrf_token": coordinator["csrf"]}))
+                                    body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
         assert response.status_code == 303
     assert len(receive_all("peerpost-dispatch")) == 1
     page = client.http.get(f"/coordinator/issues/{issue_id}?sending=1", headers=coordinator["headers"])
