@@ -12,7 +12,16 @@ from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.observability import count, logger
 
 LONDON = ZoneInfo("Europe/London")
-SECTION_KINDS = {"text": "Text", "story": "A shared story", "diary": "Dates for the diary (from events)"}
+SECTION_KINDS = {"text": "Text", "story": "A shared story", "diary": "Dates for the diary (from events)",
+                 "image": "An image with a caption", "cta": "A call to action (a button)"}
+WRITTEN_KINDS = ("text", "image", "cta")  # the kinds with Markdown a coordinator writes
+SECTION_FIELDS = {  # what each kind of section holds, and so what its card in the editor shows
+    "text": ("heading", "body", "cta_label", "cta_url"),
+    "story": ("heading", "story_id"),
+    "diary": ("heading",),
+    "image": ("heading", "image_url", "image_alt", "body"),
+    "cta": ("heading", "body", "cta_label", "cta_url"),
+}
 EDITABLE = ("draft",)
 MAX_TITLE = 120
 MAX_SECTIONS = 20
@@ -107,7 +116,7 @@ def _parse_section(raw: dict) -> tuple[dict, dict]:
     section = {"kind": kind, "heading": " ".join(str(raw.get("heading", "")).split())}
     if kind not in SECTION_KINDS:
         errors["kind"] = "Choose a kind of section."
-    if kind == "text":
+    if kind in WRITTEN_KINDS:
         section["body"] = str(raw.get("body", "")).strip()
         for f in ("image_url", "image_alt", "cta_label", "cta_url"):
             section[f] = " ".join(str(raw.get(f, "")).split())
@@ -115,10 +124,14 @@ def _parse_section(raw: dict) -> tuple[dict, dict]:
             errors["heading"] = "Give the section a heading."
         if len(section["body"]) > MAX_MARKDOWN:
             errors["body"] = f"Use at most {MAX_MARKDOWN} characters."
+        if kind == "image" and not section["image_url"]:
+            errors["image_url"] = "Add the image's address (https://)."
         if section["image_url"] and not _url_ok(section["image_url"], ("https://",)):
             errors["image_url"] = "Use an image address starting https://."
         if section["image_url"] and not section["image_alt"]:
             errors["image_alt"] = "Describe the image for people who cannot see it."
+        if kind == "cta" and not (section["cta_label"] or section["cta_url"]):
+            errors["cta_label"] = "A call to action needs a button label and a link."
         if bool(section["cta_label"]) != bool(section["cta_url"]):
             errors["cta_url" if section["cta_label"] else "cta_label"] = "A button needs both a label and a link."
         if section["cta_url"] and not _url_ok(section["cta_url"], ("https://", "http://", "mailto:")):
@@ -143,7 +156,8 @@ def create(issue: dict, by: str) -> dict:
     issue_id = _new_id(issue["date"])
     now = clock.iso()
     item = {**keys.issue(issue_id), **keys.issue_index(issue["date"], issue_id), "issue_id": issue_id, **issue,
-            "status": "draft", "created_by": by, "updated_by": by, "created_at": now, "updated_at": now}
+            "status": "draft", "created_by": by, "updated_by": by, "created_at": now, "updated_at": now,
+            "revision": 1}
     aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
     logger().info("issue created", extra={"issue_id": issue_id})
     return item
@@ -156,33 +170,86 @@ def get(issue_id: str) -> dict:
     return item
 
 
-def update(issue_id: str, issue: dict, by: str) -> dict:
-    """Edit a draft. Any edit withdraws an earlier approval: the approver saw different words."""
+class EditConflict(Conflict):
+    """Someone else saved the issue after this editor opened it: nothing of either is overwritten."""
+
+    def __init__(self, current: dict) -> None:
+        super().__init__(f"{current.get('updated_by', 'Another coordinator')} saved this issue at "
+                         f"{current.get('updated_at', '')[11:16]} UTC while you were editing. Your version is "
+                         "below and has not been saved: open the issue in a new tab to see theirs, then "
+                         "bring your changes across.")
+        self.current = current
+
+
+def update(issue_id: str, issue: dict, by: str, seen: str = "") -> dict:
+    """Edit a draft. Any edit withdraws an earlier approval: the approver saw different words.
+
+    seen: the revision the editor started from; a save over a newer one is refused."""
     from botocore.exceptions import ClientError
 
     from chalicelib.newsletter import compile_issue
 
     issue = compile_issue(issue)
+    condition = "attribute_exists(PK) AND #s = :draft"
+    values = {":t": issue["title"], ":d": issue["date"], ":i": issue["introduction"],
+              ":ih": issue["introduction_html"], ":it": issue["introduction_text"],
+              ":s": issue["sections"], ":r": issue["requires_approval"], ":by": by,
+              ":now": clock.iso(), ":draft": "draft", ":sk": keys.issue_index(issue["date"], issue_id)["GSI1SK"],
+              ":one": 1}
+    if seen == "0":  # saved before revisions were counted
+        condition += " AND attribute_not_exists(revision)"
+    elif seen:
+        condition += " AND revision = :seen"
+        values[":seen"] = int(seen) if seen.isdigit() else -1
     try:
         aws.table().update_item(
             Key=keys.issue(issue_id),
             UpdateExpression=("SET title = :t, #d = :d, introduction = :i, introduction_html = :ih, "
                               "introduction_text = :it, sections = :s, requires_approval = :r, "
-                              "updated_by = :by, updated_at = :now, GSI1SK = :sk REMOVE approved_by, approved_at"),
-            ConditionExpression="attribute_exists(PK) AND #s = :draft",
-            ExpressionAttributeNames={"#d": "date", "#s": "status"},
-            ExpressionAttributeValues={":t": issue["title"], ":d": issue["date"], ":i": issue["introduction"],
-                                       ":ih": issue["introduction_html"], ":it": issue["introduction_text"],
-                                       ":s": issue["sections"], ":r": issue["requires_approval"], ":by": by,
-                                       ":now": clock.iso(), ":draft": "draft",
-                                       ":sk": keys.issue_index(issue["date"], issue_id)["GSI1SK"]},
-        )
+                              "updated_by = :by, updated_at = :now, GSI1SK = :sk ADD revision :one "
+                              "REMOVE approved_by, approved_at"),
+            ConditionExpression=condition, ExpressionAttributeNames={"#d": "date", "#s": "status"},
+            ExpressionAttributeValues=values)
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            current = get(issue_id)
+            if current["status"] != "draft":
+                raise Conflict("Only a draft can be edited. Cancel the scheduled send first.") from exc
+            raise EditConflict(current) from exc
+        raise
+    return get(issue_id)
+
+
+def revision(issue: dict) -> str:
+    """The version an editor starts from, handed back with its save."""
+    return str(int(issue.get("revision", 0)))
+
+
+def copy(issue_id: str, by: str) -> dict:
+    """A new draft with this issue's structure and words, dated today; approval starts again."""
+    source = get(issue_id)
+    fields = {k: source.get(k, "") for k in ("title", "introduction")}
+    fields["sections"] = [{k: v for k, v in section.items() if k not in ("html", "text")}
+                          for section in source.get("sections", [])]
+    fields["requires_approval"] = bool(source.get("requires_approval"))
+    fields["date"] = clock.now().date().isoformat()
+    fields["title"] = f"Copy of {fields['title']}"[:MAX_TITLE]
+    return create(fields, by=by)
+
+
+def delete(issue_id: str) -> None:
+    """Delete a draft that was never sent (a scheduled one must be cancelled first)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        aws.table().delete_item(Key=keys.issue(issue_id), ConditionExpression="#s = :draft",
+                                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":draft": "draft"})
     except ClientError as exc:
         if _conditional_failed(exc):
             get(issue_id)
-            raise Conflict("Only a draft can be edited. Cancel the scheduled send first.") from exc
+            raise Conflict("Only an unsent draft can be deleted. Cancel a scheduled send first.") from exc
         raise
-    return get(issue_id)
+    logger().info("issue deleted", extra={"issue_id": issue_id})
 
 
 def list_issues(limit: int = 50) -> list[dict]:

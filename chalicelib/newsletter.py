@@ -19,6 +19,7 @@ ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "a", "ul", "ol", "li", "blo
                 "code", "pre", "sup", "sub", "table", "thead", "tbody", "tr", "th", "td"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+WRITTEN = ("text", "image", "cta")  # sections a coordinator writes; each is shown as text with its image or button
 
 # The personal parts of a newsletter: links and the name in the greeting.
 PERSONAL = ("preferences_url", "unsubscribe_url", "name")
@@ -82,7 +83,7 @@ def compile_issue(issue: dict) -> dict:
     (markdown-it takes ~12 ms over the seed issue; the rest of a render takes ~1 ms)."""
     return {**issue, "introduction_html": markdown_html(issue.get("introduction", "")),
             "introduction_text": markdown_text(issue.get("introduction", "")),
-            "sections": [compile_section(s) if s["kind"] == "text" else s for s in issue.get("sections", [])]}
+            "sections": [compile_section(s) if s["kind"] in WRITTEN else s for s in issue.get("sections", [])]}
 
 
 def shareable_story(story_id: str, channel: str):
@@ -102,7 +103,7 @@ def resolve_sections(issue: dict, channel: str, stash=lambda html: html) -> list
     resolved = []
     for number, raw in enumerate(issue.get("sections", []), start=1):
         anchor = f"section-{number}"
-        if raw["kind"] == "text":
+        if raw["kind"] in WRITTEN:  # text, an image with a caption, a call to action
             compiled = raw if "html" in raw else compile_section(raw)
             resolved.append(Section(
                 anchor=anchor, kind="text", heading=raw["heading"], html=stash(compiled["html"]),

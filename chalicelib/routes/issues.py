@@ -21,68 +21,156 @@ def _shareable_stories() -> list:
     return stories.shareable_for("newsletter")
 
 
-def _form_values(issue: dict) -> dict:
-    values = {k: issue.get(k, "") for k in ("title", "date", "introduction")}
-    values["requires_approval"] = bool(issue.get("requires_approval"))
-    for n, section in enumerate(issue.get("sections", [])):
-        values.update({f"section-{n}-{k}": v for k, v in section.items()})
-        values[f"section-{n}-order"] = n + 1
+def _top_values(source: dict) -> dict:
+    values = {k: source.get(k, "") for k in ("title", "date", "introduction")}
+    values["requires_approval"] = source.get("requires_approval") in (True, "yes", "on")
     return values
 
 
-def _form(coordinator, issue_id: str | None, values: dict, errors: dict, sections: int, status: int = 200):
+def _form(coordinator, issue_id: str | None, values: dict, rows: list[dict], errors: dict,
+          status: int = 200, notice: str = "", version: str = "", unsaved: bool = False):
     return web.html(render_page(
-        "coordinator/issue_form.html", coordinator=coordinator, issue_id=issue_id, values=values, errors=errors,
-        section_count=sections + 1, kinds=issues.SECTION_KINDS, stories=_shareable_stories()), status=status)
+        "coordinator/issue_form.html", coordinator=coordinator, issue_id=issue_id, values=values, rows=rows,
+        errors=errors, kinds=issues.SECTION_KINDS, fields=issues.SECTION_FIELDS, stories=_shareable_stories(),
+        notice=notice, version=version, unsaved=unsaved), status=status)
 
 
-def _section_count(data: dict) -> int:
-    try:
-        return max(0, int(data.get("section_count", 1)) - 1)
-    except (TypeError, ValueError):
-        return 0
+def _save_data(data: dict, rows: list[dict]) -> dict:
+    from chalicelib import issue_editor
+
+    return {**data, "sections": issue_editor.for_saving(rows)}
 
 
 @web.route(bp, "/coordinator/issues", coordinator=True)
 def list_issues(coordinator):
-    return web.html(render_page("coordinator/issues.html", coordinator=coordinator, issues=issues.list_issues()))
+    notice = "Draft deleted." if "deleted" in (bp.current_request.query_params or {}) else ""
+    return web.html(render_page("coordinator/issues.html", coordinator=coordinator, issues=issues.list_issues(),
+                                notice=notice))
 
 
 @web.route(bp, "/coordinator/issues/new", coordinator=True)
 def new_issue(coordinator):
-    from chalicelib import clock
+    from chalicelib import clock, issue_editor
 
-    return _form(coordinator, None, {"date": clock.now().date().isoformat()}, {}, 0)
+    return _form(coordinator, None, {"date": clock.now().date().isoformat()}, [issue_editor.new_row("text")], {})
 
 
 @web.route(bp, "/coordinator/issues", methods=["POST"], coordinator=True)
 def create_issue(coordinator):
-    data = web.body(bp.current_request)
+    from chalicelib import issue_editor
+
+    request = bp.current_request
+    data = web.body(request)
+    rows = issue_editor.rows_from_form(data) if "section_count" in data else None
+    action = str(data.get("action", "save"))
+    if rows is not None and action != "save":
+        rows, what = issue_editor.apply(rows, action, str(data.get("add_kind", "")))
+        return _form(coordinator, None, _top_values(data), rows, {}, notice=f"{what} Not saved yet.", unsaved=True)
     try:
-        issue = issues.create(issues.parse_issue(data), by=coordinator.email)
+        issue = issues.create(issues.parse_issue(data if rows is None else _save_data(data, rows)),
+                              by=coordinator.email)
     except ValidationError as error:
-        if web.wants_json(bp.current_request):
+        if web.wants_json(request):
             raise
-        return _form(coordinator, None, data, error.errors, _section_count(data), status=400)
-    if web.wants_json(bp.current_request):
+        return _form(coordinator, None, _top_values(data), rows or [], _card_errors(error.errors, rows or []),
+                     status=400, unsaved=True)
+    if web.wants_json(request):
         return web.json_response({"issue_id": issue["issue_id"]}, status=201)
-    return web.redirect(f"/coordinator/issues/{issue['issue_id']}?created=1")
+    return web.redirect(f"/coordinator/issues/{issue['issue_id']}/edit?created=1")
+
+
+def _card_errors(errors: dict, rows: list[dict]) -> dict:
+    """Errors name sections by their place among the saved (non-blank) cards; the form shows every card."""
+    from chalicelib import issue_editor
+
+    places = [n for n, row in enumerate(rows) if not issue_editor.blank(row)]
+    mapped = {}
+    for name, message in errors.items():
+        parts = name.split("-", 2)
+        if parts[0] == "section" and len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(places):
+            name = f"section-{places[int(parts[1])]}-{parts[2]}"
+        mapped[name] = message
+    return mapped
+
+
+EDIT_NOTICES = {"created": "Issue created. It saves as you type; the preview beside it shows what readers will see.",
+                "saved": "Saved."}
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/edit", coordinator=True)
 def edit_issue(issue_id, coordinator):
+    from chalicelib import issue_editor
+
     issue = issues.get(issue_id)
-    return _form(coordinator, issue_id, _form_values(issue), {}, len(issue.get("sections", [])))
+    if issue["status"] != "draft":
+        return web.redirect(f"/coordinator/issues/{issue_id}")
+    query = bp.current_request.query_params or {}
+    notice = next((text for key, text in EDIT_NOTICES.items() if key in query), "")
+    return _form(coordinator, issue_id, _top_values(issue), issue_editor.rows_from_issue(issue), {},
+                 notice=notice, version=issues.revision(issue))
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/edit", methods=["POST"], coordinator=True)
 def update_issue(issue_id, coordinator):
+    from chalicelib import issue_editor
+
     data = web.body(bp.current_request)
+    rows = issue_editor.rows_from_form(data)
+    version = str(data.get("version", ""))
+    action = str(data.get("action", "save"))
+    if action != "save":
+        rows, what = issue_editor.apply(rows, action, str(data.get("add_kind", "")))
+        return _form(coordinator, issue_id, _top_values(data), rows, {}, notice=f"{what} Not saved yet.",
+                     version=version, unsaved=True)
     try:
-        issues.update(issue_id, issues.parse_issue(data), by=coordinator.email)
+        issues.update(issue_id, issues.parse_issue(_save_data(data, rows)), by=coordinator.email, seen=version)
     except ValidationError as error:
-        return _form(coordinator, issue_id, data, error.errors, _section_count(data), status=400)
-    return web.redirect(f"/coordinator/issues/{issue_id}?saved=1")
+        return _form(coordinator, issue_id, _top_values(data), rows, _card_errors(error.errors, rows), status=400,
+                     version=version, unsaved=True)
+    except issues.EditConflict as error:
+        return _form(coordinator, issue_id, _top_values(data), rows, {"conflict": error.message},
+                     status=409, version=version, unsaved=True)
+    return web.redirect(f"/coordinator/issues/{issue_id}/edit?saved=1")
+
+
+@web.route(bp, "/coordinator/issues/{issue_id}/autosave", methods=["POST"], coordinator=True,
+           responses=(200, 400, 401, 403, 409))
+def autosave_issue(issue_id, coordinator):
+    """The editor's script saves the draft as the coordinator types: the new version, or why not."""
+    from chalicelib import issue_editor
+
+    data = web.body(bp.current_request)
+    rows = issue_editor.rows_from_form(data)
+    try:
+        issue = issues.update(issue_id, issues.parse_issue(_save_data(data, rows)), by=coordinator.email,
+                              seen=str(data.get("version", "")))
+    except ValidationError as error:
+        return web.json_response({"saved": False, "fields": _card_errors(error.errors, rows)}, status=400)
+    except Conflict as error:
+        return web.json_response({"saved": False, "message": error.message}, status=409)
+    return web.json_response({"saved": True, "version": issues.revision(issue), "at": issue["updated_at"][11:19]})
+
+
+@web.route(bp, "/coordinator/issues/{issue_id}/copy", methods=["POST"], coordinator=True)
+def copy_issue(issue_id, coordinator):
+    copied = issues.copy(issue_id, by=coordinator.email)
+    if web.wants_json(bp.current_request):
+        return web.json_response({"issue_id": copied["issue_id"]}, status=201)
+    return web.redirect(f"/coordinator/issues/{copied['issue_id']}/edit?created=1")
+
+
+@web.route(bp, "/coordinator/issues/{issue_id}/delete", methods=["POST"], coordinator=True)
+def delete_issue(issue_id, coordinator):
+    if not web.wants_json(bp.current_request) and web.body(bp.current_request).get("confirm") != "yes":
+        return _show(coordinator, issue_id, errors={"delete": "Tick the box to confirm that this draft should be deleted."},
+                     status=400)
+    try:
+        issues.delete(issue_id)
+    except Conflict as error:
+        return _refused(coordinator, issue_id, error, "delete")
+    if web.wants_json(bp.current_request):
+        return web.json_response({"issue_id": issue_id, "deleted": True})
+    return web.redirect("/coordinator/issues?deleted=1")
 
 
 NOTICES = {

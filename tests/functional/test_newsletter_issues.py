@@ -10,9 +10,26 @@ from tests.functional.test_newsletter_send import ISSUE, add_subscribers, new_is
 def issue_form(coordinator, **fields) -> str:
     data = {"csrf_token": coordinator["csrf"], "title": "Winter issue", "date": "2026-12-01",
             "introduction": "Hello.", "section_count": "2",
-            "section-0-kind": "text", "section-0-order": "1", "section-0-heading": "News",
-            "section-0-body": "Some **news**.", "section-1-kind": "text", "section-1-order": "2"}
+            "section-0-kind": "text", "section-0-heading": "News", "section-0-body": "Some **news**.",
+            "section-1-kind": "text"}
     return form({**data, **fields})
+
+
+def editor(client, coordinator, issue_id, **fields):
+    """Post the editor as a browser would: every card's fields, plus the button pressed."""
+    return client.http.post(f"/coordinator/issues/{issue_id}/edit", headers=coordinator["form_headers"],
+                            body=form({"csrf_token": coordinator["csrf"], **fields}))
+
+
+def card_fields(issue: dict) -> dict:
+    from chalicelib import issue_editor, issues
+
+    rows = issue_editor.rows_from_issue(issue)
+    fields = {"title": issue["title"], "date": issue["date"], "introduction": issue["introduction"],
+              "version": issues.revision(issue), "section_count": str(len(rows))}
+    for n, row in enumerate(rows):
+        fields.update({f"section-{n}-{k}": v for k, v in row.items()})
+    return fields
 
 
 def test_create_edit_and_validation_keep_what_was_typed(client, coordinator):
@@ -26,22 +43,112 @@ def test_create_edit_and_validation_keep_what_was_typed(client, coordinator):
 
     response = client.http.post("/coordinator/issues", headers=coordinator["form_headers"],
                                 body=issue_form(coordinator, **{
-                                    "section-1-heading": "First now", "section-1-order": "0",
-                                    "section-1-cta_label": "Join us", "section-1-cta_url": "https://example.org/join"}))
-    assert response.status_code == 303
-    issue_id = response.headers["Location"].rsplit("/", 1)[1].split("?")[0]
+                                    "section-1-heading": "Second", "section-1-cta_label": "Join us",
+                                    "section-1-cta_url": "https://example.org/join"}))
+    assert response.status_code == 303 and response.headers["Location"].endswith("/edit?created=1")
+    issue_id = response.headers["Location"].split("/")[3]
     created = client.http.get(response.headers["Location"], headers=coordinator["headers"])
     assert b"Issue created." in created.body
     issue = issues.get(issue_id)
-    assert [s["heading"] for s in issue["sections"]] == ["First now", "News"]
-    assert issue["sections"][1]["html"] == "<p>Some <strong>news</strong>.</p>\n"
+    assert [s["heading"] for s in issue["sections"]] == ["News", "Second"]
+    assert issue["sections"][0]["html"] == "<p>Some <strong>news</strong>.</p>\n"
 
     edit = client.http.get(f"/coordinator/issues/{issue_id}/edit", headers=coordinator["headers"])
-    assert edit.status_code == 200 and b"First now" in edit.body
-    response = client.http.post(f"/coordinator/issues/{issue_id}/edit", headers=coordinator["form_headers"],
-                                body=issue_form(coordinator, title="Renamed", **{"section-0-remove": "yes"}))
-    assert response.status_code == 303
-    assert issues.get(issue_id)["title"] == "Renamed" and len(issues.get(issue_id)["sections"]) == 0
+    assert edit.status_code == 200 and b"Join us" in edit.body
+    response = editor(client, coordinator, issue_id, **{**card_fields(issue), "title": "Renamed", "action": "save"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/edit?saved=1")
+    assert issues.get(issue_id)["title"] == "Renamed"
+
+
+def test_editor_cards_add_move_and_remove_without_javascript(client, coordinator, shared_story):
+    from chalicelib import issues
+
+    private_story()
+    issue_id = new_issue()
+    fields = card_fields(issues.get(issue_id))
+    added = editor(client, coordinator, issue_id, **fields, action="add", add_kind="story")
+    assert added.status_code == 200 and b"A shared story section added at the end. Not saved yet." in added.body
+    assert b"Finding my group (shown as: Sam)" in added.body and b"Mine only" not in added.body
+    assert b'name="section-1-kind" value="story"' in added.body
+    assert b'name="section-1-body"' not in added.body  # a story card shows only a story's fields
+    assert b'data-unsaved="yes"' in added.body  # the script asks before leaving
+    assert len(issues.get(issue_id)["sections"]) == 1  # nothing saved by a card action
+
+    fields.update({"section_count": "2", "section-1-kind": "story", "section-1-story_id": shared_story})
+    moved = editor(client, coordinator, issue_id, **fields, action="up-1")
+    assert moved.status_code == 200 and b"Section moved up to position 1." in moved.body
+    assert moved.body.index(b'name="section-0-kind" value="story"') < moved.body.index(b'name="section-1-kind" value="text"')
+    fields.update({"section-0-kind": "story", "section-0-story_id": shared_story, "section-0-heading": "",
+                   "section-1-kind": "text", "section-1-heading": "News",
+                   "section-1-body": ISSUE["sections"][0]["body"], "section-1-story_id": ""})
+    for key in ("section-0-body", "section-0-cta_label", "section-0-cta_url"):
+        fields.pop(key, None)
+    saved = editor(client, coordinator, issue_id, **fields, action="save")
+    assert saved.status_code == 303
+    assert [s["kind"] for s in issues.get(issue_id)["sections"]] == ["story", "text"]
+
+    fields["version"] = issues.revision(issues.get(issue_id))
+    removed = editor(client, coordinator, issue_id, **fields, action="remove-0")
+    assert b"Section 1 removed." in removed.body and b'name="section-0-kind" value="story"' not in removed.body
+    image = editor(client, coordinator, issue_id, **fields, action="add", add_kind="image")
+    assert b'name="section-2-image_url"' in image.body and b"Caption (Markdown)" in image.body
+    assert b'name="section-2-cta_url"' not in image.body
+    refused = editor(client, coordinator, issue_id, **{**fields, "section_count": "3", "section-2-kind": "image",
+                                                       "section-2-heading": "A picture"}, action="save")
+    assert refused.status_code == 400 and b"Add the image&#39;s address (https://)." in refused.body
+    assert b'href="#section-2-image_url"' in refused.body and b'value="A picture"' in refused.body
+
+
+def test_a_save_over_someone_elses_newer_save_is_refused_and_keeps_the_text(client, coordinator):
+    from chalicelib import issues
+
+    issue_id = new_issue()
+    opened = card_fields(issues.get(issue_id))  # both coordinators open the editor
+    issues.update(issue_id, issues.parse_issue({**ISSUE, "title": "Sam's title"}), by="sam@peerpost.test",
+                  seen=opened["version"])
+    mine = editor(client, coordinator, issue_id, **{**opened, "introduction": "My careful words."}, action="save")
+    assert mine.status_code == 409
+    assert b"sam@peerpost.test saved this issue" in mine.body and b"My careful words." in mine.body
+    assert issues.get(issue_id)["title"] == "Sam&#39;s title".replace("&#39;", "'")  # theirs stands
+    autosave = client.http.post(f"/coordinator/issues/{issue_id}/autosave", headers=coordinator["form_headers"],
+                                body=form({"csrf_token": coordinator["csrf"], **opened}))
+    assert autosave.status_code == 409 and "saved this issue" in autosave.json_body["message"]
+    fresh = card_fields(issues.get(issue_id))
+    ok = client.http.post(f"/coordinator/issues/{issue_id}/autosave", headers=coordinator["form_headers"],
+                          body=form({"csrf_token": coordinator["csrf"], **fresh, "title": "Autosaved"}))
+    assert ok.status_code == 200 and ok.json_body["saved"] is True
+    assert issues.get(issue_id)["title"] == "Autosaved" and ok.json_body["version"] == issues.revision(issues.get(issue_id))
+    bad = client.http.post(f"/coordinator/issues/{issue_id}/autosave", headers=coordinator["form_headers"],
+                           body=form({"csrf_token": coordinator["csrf"], **card_fields(issues.get(issue_id)), "title": ""}))
+    assert bad.status_code == 400 and bad.json_body["fields"]["title"] == "Give the issue a title."
+
+
+def test_start_a_new_issue_from_one_and_delete_an_unsent_draft(client, coordinator, outbox):
+    from chalicelib import issues
+    from chalicelib.errors import NotFound
+
+    source = new_issue(title="October issue")
+    copied = client.http.post(f"/coordinator/issues/{source}/copy", headers=coordinator["form_headers"],
+                              body=form({"csrf_token": coordinator["csrf"]}))
+    assert copied.status_code == 303
+    copy_id = copied.headers["Location"].split("/")[3]
+    copy = issues.get(copy_id)
+    assert copy["title"] == "Copy of October issue" and copy["status"] == "draft"
+    assert [s["body"] for s in copy["sections"]] == [s["body"] for s in issues.get(source)["sections"]]
+    unticked = client.http.post(f"/coordinator/issues/{copy_id}/delete", headers=coordinator["form_headers"],
+                                body=form({"csrf_token": coordinator["csrf"]}))
+    assert unticked.status_code == 400 and issues.get(copy_id)
+    deleted = client.http.post(f"/coordinator/issues/{copy_id}/delete", headers=coordinator["form_headers"],
+                               body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
+    assert deleted.status_code == 303
+    with pytest.raises(NotFound):
+        issues.get(copy_id)
+    assert b"Draft deleted." in client.http.get(deleted.headers["Location"], headers=coordinator["headers"]).body
+    add_subscribers(1)
+    issues.start_send(source, by="zoe@peerpost.test")
+    refused = client.http.post(f"/coordinator/issues/{source}/delete", headers=coordinator["form_headers"],
+                               body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
+    assert refused.status_code == 409 and issues.get(source)["status"] == "sending"
 
 
 def test_pages_refuse_strangers_and_forged_forms(client, coordinator):
@@ -182,12 +289,6 @@ def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(clien
     assert b"/unsubscribe/" not in page.body and b"/preferences/" not in page.body and b"%%PP" not in page.body
     stories.withdraw(shared_story)  # the contributor withdraws after the send
     assert b"I was alone." not in client.http.get(f"/archive/{issue_id}").body
-
-
-def test_the_form_offers_only_stories_shared_for_the_newsletter(client, coordinator, shared_story):
-    private_story()
-    page = client.http.get("/coordinator/issues/new", headers=coordinator["headers"])
-    assert b"Finding my group" in page.body and b"Mine only" not in page.body
 
 
 def test_approval_by_a_second_coordinator(client, coordinator):
