@@ -1,0 +1,85 @@
+"""Composing an issue in the editor, in headless Chromium: cards, autosave, the live preview, the
+warning before leaving, copying, and the same with JavaScript off."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_compose_a_new_issue_from_nothing_with_the_preview_beside_it(page, peerpost):
+    sign_in(page, peerpost)
+    page.goto(peerpost.base + "/coordinator/issues/new")
+    page.get_by_label("Title").fill("January issue")
+    page.locator("#section-0").get_by_label("Heading").fill("Happy new year")
+    page.locator("#section-0").get_by_label("Text (Markdown)").fill("A **fresh** start.")
+    page.get_by_role("button", name="Save draft").first.click()
+    page.get_by_text("Issue created.").wait_for()
+    preview = page.frame_locator("#live-preview")
+    preview.get_by_role("heading", name="January issue", level=1).wait_for()
+
+    # Typing saves by itself, and the preview follows within a second or so of the pause.
+    page.get_by_label("Introduction").fill("Welcome back, everyone.")
+    page.get_by_text(re.compile("Saved at")).wait_for(timeout=10_000)
+    preview.get_by_text("Welcome back, everyone.").wait_for(timeout=10_000)
+
+    # Cards: add a call to action, move it above the text, then remove it.
+    page.get_by_label("Kind of section").select_option("cta")
+    page.get_by_role("button", name="Add this section").click()
+    page.get_by_text("section added at the end. Not saved yet.").wait_for()
+    card = page.locator("#section-1")
+    card.get_by_label("Heading").fill("Join us")
+    card.get_by_label("Button label").fill("Register")
+    card.get_by_label("Button link").fill("https://example.org/register")
+    page.get_by_role("button", name="Move up section 2").click()
+    assert page.locator("fieldset.card legend").all_inner_texts() == [
+        "1. A call to action (a button)", "2. Text"]
+    page.get_by_role("button", name="Save draft").first.click()
+    page.get_by_text("Saved.").wait_for()
+    preview.get_by_role("link", name="Register").wait_for()
+    page.get_by_role("button", name="Remove section 1").click()
+    assert page.locator("fieldset.card legend").all_inner_texts() == ["1. Text"]
+
+    # Leaving with unsaved changes asks first.
+    asked = []
+
+    def on_dialog(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.get_by_role("link", name="Newsletter issues").first.click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and "/edit" in page.url
+    page.remove_listener("dialog", on_dialog)
+
+    page.get_by_role("button", name="Save draft").first.click()
+    page.get_by_role("link", name="Done: back to the issue").click()
+    page.get_by_role("button", name="Start a new issue from this one").click()
+    page.get_by_role("heading", name="Edit issue").wait_for()
+    assert page.get_by_label("Title").input_value() == "Copy of January issue"
+    assert page.locator("#section-0").get_by_label("Heading").input_value() == "Happy new year"
+
+
+def test_the_editor_works_without_javascript(browser, peerpost):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, peerpost)
+        page.goto(peerpost.base + "/coordinator/issues/new")
+        page.get_by_label("Title").fill("No-script issue")
+        page.get_by_label("Kind of section").select_option("diary")
+        page.get_by_role("button", name="Add this section").click()
+        assert page.get_by_label("Title").input_value() == "No-script issue"  # typed text survives
+        page.get_by_role("button", name="Move up section 2").click()
+        page.locator("#section-1").get_by_label("Heading").fill("Notes")
+        page.locator("#section-1").get_by_label("Text (Markdown)").fill("Plain words.")
+        page.get_by_role("button", name="Save draft").first.click()
+        page.get_by_text("Issue created.").wait_for()
+        assert page.locator("fieldset.card legend").all_inner_texts() == ["1. Dates for the diary (from events)", "2. Text"]
+    finally:
+        context.close()
