@@ -311,6 +311,38 @@ def approve(issue_id: str, by: str) -> dict:
     return get(issue_id)
 
 
+MAX_TEST_ADDRESSES = 5
+
+
+def parse_test_addresses(raw, trusted: tuple[str, ...] = ()) -> list[str]:
+    """Up to five addresses for a test send, one per line or separated by commas (or a JSON list).
+    trusted: coordinators' own addresses, taken as they are."""
+    import re
+
+    from chalicelib.subscriptions import normalise_email
+
+    parts = raw if isinstance(raw, list) else re.split(r"[\s,;]+", str(raw or ""))
+    addresses = list(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
+    if not addresses:
+        raise ValidationError({"test_to": "Enter at least one address to send the test to."})
+    if len(addresses) > MAX_TEST_ADDRESSES:
+        raise ValidationError({"test_to": f"Send a test to at most {MAX_TEST_ADDRESSES} addresses at a time."})
+    normalised = []
+    for address in addresses:
+        if address.lower() in {t.lower() for t in trusted}:
+            normalised.append(address)
+            continue
+        try:
+            normalised.append(normalise_email(address))
+        except ValidationError:
+            raise ValidationError({"test_to": f"“{address[:80]}” is not an email address. "
+                                              "Put one address on each line."}) from None
+    unique: dict[str, str] = {}
+    for address in normalised:
+        unique.setdefault(address.lower(), address)
+    return list(unique.values())
+
+
 def check_ready(issue: dict) -> None:
     if issue["requires_approval"] and not issue.get("approved_by"):
         raise Conflict("This issue needs a second coordinator's approval before it can be sent.")
@@ -333,15 +365,20 @@ def london_to_utc(value: str) -> datetime:
     return first.astimezone(ZoneInfo("UTC"))
 
 
-def schedule(issue_id: str, send_at_london: str, by: str) -> dict:
-    from botocore.exceptions import ClientError
-
-    issue = get(issue_id)
+def check_schedule(issue: dict, send_at_london: str) -> datetime:
+    """The moment a draft may be scheduled for, or why it may not."""
     check_ready(issue)
     when = london_to_utc(send_at_london)
     if when <= clock.now():
         raise ValidationError({"send_at": "Choose a time in the future."})
-    at = clock.iso(when)
+    return when
+
+
+def schedule(issue_id: str, send_at_london: str, by: str) -> dict:
+    from botocore.exceptions import ClientError
+
+    issue = get(issue_id)
+    at = clock.iso(check_schedule(issue, send_at_london))
     index = keys.issue_schedule_index(at, issue_id)
     try:
         aws.table().update_item(

@@ -176,7 +176,7 @@ def delete_issue(issue_id, coordinator):
 NOTICES = {
     "created": "Issue created. Preview it, send yourself a test, then send or schedule it.",
     "saved": "Your changes are saved.",
-    "test": "A test copy is on its way to you.",
+    "test": "A test copy is on its way to {tests}.",
     "sending": "Sending has started.",
     "already": "This issue is already sending.",
     "approved": "Approved. It can now be sent.",
@@ -185,7 +185,8 @@ NOTICES = {
 }
 
 
-def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = None, status: int = 200):
+def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = None, status: int = 200,
+          test_to: str = ""):
     from chalicelib.rendering import environment
 
     issue = issues.get(issue_id)
@@ -193,11 +194,14 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
     if not notice:
         shown = next((k for k in NOTICES if k in query), "")
         when = environment().filters["london"](issue["scheduled_for"]) if issue.get("scheduled_for") else ""
-        notice = NOTICES.get(shown, "").format(when=when) if shown != "scheduled" or when else ""
+        tests = str(query.get("test", ""))
+        tests = "you" if tests in ("", "1") else f"{int(tests)} addresses" if tests.isdigit() else "you"
+        notice = NOTICES.get(shown, "").format(when=when, tests=tests) if shown != "scheduled" or when else ""
     return web.html(render_page(
         "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=issues.progress(issue_id),
         failures=issues.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
-        notice=notice, errors=errors or {}, values={"send_at": ""}), status=status)
+        notice=notice, errors=errors or {}, values={"send_at": "", "test_to": test_to or coordinator.email}),
+        status=status)
 
 
 def _refused(coordinator, issue_id: str, error: Conflict, field: str):
@@ -231,18 +235,38 @@ def preview_document(issue_id, coordinator):
 
 @web.route(bp, "/coordinator/issues/{issue_id}/test", methods=["POST"], coordinator=True)
 def send_test(issue_id, coordinator):
+    """A test copy to up to five addresses (the coordinator's own by default); never counted as a send."""
     from chalicelib import delivery
 
-    delivery.send_test(issues.get(issue_id), coordinator.email, coordinator.name)
-    return _after(issue_id, "test")
+    data = web.body(bp.current_request)
+    issue = issues.get(issue_id)
+    try:
+        addresses = issues.parse_test_addresses(data.get("test_to") or coordinator.email, trusted=(coordinator.email,))
+    except ValidationError as error:
+        if web.wants_json(bp.current_request):
+            raise
+        return _show(coordinator, issue_id, errors=error.errors, status=400, test_to=str(data.get("test_to", "")))
+    for address in addresses:
+        delivery.send_test(issue, address, coordinator.name)
+    if web.wants_json(bp.current_request):
+        return web.json_response({"issue_id": issue_id, "result": "test", "sent_to": len(addresses)})
+    return web.redirect(f"/coordinator/issues/{issue_id}?test={len(addresses)}")
+
+
+def _confirm_page(coordinator, issue: dict, send_at: str = ""):
+    """What a send will do, and to how many people, before anything is sent or scheduled."""
+    from chalicelib import delivery, newsletter
+    from chalicelib.rendering import environment
+    from chalicelib.settings import get_settings
+
+    when = environment().filters["london"](issues.london_to_utc(send_at)) if send_at else ""
+    return web.html(render_page(
+        "coordinator/issue_send.html", coordinator=coordinator, issue=issue, subject=newsletter.subject(issue),
+        sender=get_settings().newsletter_from, recipients=delivery.audience_count(), send_at=send_at, when=when))
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/send", coordinator=True)
 def confirm_send(issue_id, coordinator):
-    """What "Send now" will do, and to how many people, before anything is sent."""
-    from chalicelib import delivery, newsletter
-    from chalicelib.settings import get_settings
-
     issue = issues.get(issue_id)
     if issue["status"] != "draft":
         return web.redirect(f"/coordinator/issues/{issue_id}")
@@ -250,9 +274,7 @@ def confirm_send(issue_id, coordinator):
         issues.check_ready(issue)
     except Conflict as error:
         return _refused(coordinator, issue_id, error, "send")
-    return web.html(render_page(
-        "coordinator/issue_send.html", coordinator=coordinator, issue=issue, subject=newsletter.subject(issue),
-        sender=get_settings().newsletter_from, recipients=delivery.audience_count()))
+    return _confirm_page(coordinator, issue)
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/send", methods=["POST"], coordinator=True)
@@ -269,8 +291,13 @@ def send_now(issue_id, coordinator):
 @web.route(bp, "/coordinator/issues/{issue_id}/schedule", methods=["POST"], coordinator=True)
 def schedule_issue(issue_id, coordinator):
     data = web.body(bp.current_request)
+    send_at = str(data.get("send_at", ""))
     try:
-        issues.schedule(issue_id, str(data.get("send_at", "")), by=coordinator.email)
+        if not web.wants_json(bp.current_request) and data.get("confirm") != "yes":
+            issue = issues.get(issue_id)
+            issues.check_schedule(issue, send_at)  # a wrong time is said now, on the issue's page
+            return _confirm_page(coordinator, issue, send_at)
+        issues.schedule(issue_id, send_at, by=coordinator.email)
     except ValidationError as error:
         if web.wants_json(bp.current_request):
             raise

@@ -28,10 +28,12 @@ def test_preview_test_send_and_send_the_demo_issue(page, peerpost):
     assert page.get_by_text("Hello Zoe", exact=False).first.is_visible()
     page.get_by_role("link", name="Back to the issue").click()
 
-    page.get_by_role("button", name=re.compile("Send a test to me")).click()
-    page.get_by_text("A test copy is on its way to you.").wait_for()
+    page.get_by_label("Send a test to").fill(f"{COORDINATOR[0]}\ncolleague@example.org")
+    page.get_by_role("button", name="Send a test").click()
+    page.get_by_text("A test copy is on its way to 2 addresses.").wait_for()
     test = peerpost.wait_for_message(COORDINATOR[0], "[Test] " + SUBJECT)
     assert "Spotlight on parents" in test["text"]
+    peerpost.wait_for_message("colleague@example.org", "[Test] " + SUBJECT)
 
     page.get_by_role("link", name="Send now").click()
     assert page.locator("#recipient-count strong").inner_text() == "2"  # what the outbox will hold

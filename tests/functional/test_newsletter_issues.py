@@ -319,8 +319,13 @@ def test_schedule_in_london_time_and_cancel(client, coordinator):
     from chalicelib import issues
 
     issue_id = new_issue()
+    asked = client.http.post(f"/coordinator/issues/{issue_id}/schedule", headers=coordinator["form_headers"],
+                             body=form({"csrf_token": coordinator["csrf"], "send_at": "2099-07-01T09:00"}))
+    assert asked.status_code == 200 and b"Yes, schedule it for Wednesday 1 July 2099, 9:00am" in asked.body
+    assert issues.get(issue_id)["status"] == "draft"  # nothing scheduled until confirmed
     response = client.http.post(f"/coordinator/issues/{issue_id}/schedule", headers=coordinator["form_headers"],
-                                body=form({"csrf_token": coordinator["csrf"], "send_at": "2099-07-01T09:00"}))
+                                body=form({"csrf_token": coordinator["csrf"], "send_at": "2099-07-01T09:00",
+                                           "confirm": "yes"}))
     assert response.status_code == 303
     assert issues.get(issue_id)["scheduled_for"] == "2099-07-01T08:00:00+00:00"  # BST
     page = client.http.get(response.headers["Location"], headers=coordinator["headers"])
@@ -440,3 +445,26 @@ def test_an_archived_issue_is_a_page_of_the_site_with_consent_as_it_is_now(clien
     stories.change_consent(shared_story, {"level": "anonymous", "channels": ["archive"]})
     body = client.http.get(f"/archive/{issue_id}").body.decode()
     assert "I was alone." in body and "<em>Anonymous</em>" in body and "<em>Sam</em>" not in body
+
+
+def test_a_test_goes_to_up_to_five_addresses_marked_as_a_test_and_never_counts(client, coordinator, outbox):
+    from chalicelib import issues
+
+    issue_id = new_issue()
+    post = lambda to: client.http.post(f"/coordinator/issues/{issue_id}/test",  # noqa: E731
+                                       headers=coordinator["form_headers"],
+                                       body=form({"csrf_token": coordinator["csrf"], "test_to": to}))
+    six = "\n".join(f"t{n}@example.org" for n in range(6))
+    refused = post(six)
+    assert refused.status_code == 400 and b"at most 5 addresses" in refused.body and b"t5@example.org" in refused.body
+    bad = post("sam@example.org\nnot an address")
+    assert bad.status_code == 400 and b"is not an email address" in bad.body
+    assert outbox.messages() == []
+    sent = post("sam@example.org, kim@example.org\nSAM@example.org")
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("?test=2")
+    copies = outbox.messages()
+    assert sorted(str(m["To"]) for m in copies) == ["kim@example.org", "sam@example.org"]
+    assert all(m["Subject"] == "[Test] #PeerTalk: Winter issue" for m in copies)
+    assert issues.progress(issue_id)["sent"] == 0 and issues.get(issue_id)["status"] == "draft"
+    page = client.http.get(sent.headers["Location"], headers=coordinator["headers"])
+    assert b"A test copy is on its way to 2 addresses." in page.body
