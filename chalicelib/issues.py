@@ -437,10 +437,60 @@ def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
         if _conditional_failed(exc):
             return False
         raise
+    try:
+        claim_slug(issue)
+    except ClientError:  # the send goes on; the issue keeps its id address until a slug is claimed
+        logger().warning("issue address not claimed", extra={"issue_id": issue_id})
     enqueue_dispatch(issue_id)
     count("IssueSendsStarted")
     logger().info("issue send started", extra={"issue_id": issue_id})
     return True
+
+
+def slugify(title: str) -> str:
+    """Words of a title as an address: "Spotlight on parents!" -> "spotlight-on-parents"."""
+    import re
+    import unicodedata
+
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].rstrip("-") or "issue"
+
+
+def claim_slug(issue: dict) -> str:
+    """Give a sent issue its readable address, /archive/2026-12-spotlight-on-parents, once: the first
+    free one of that name (-2, -3, ... after it), recorded on the issue. Old id addresses redirect to it."""
+    from botocore.exceptions import ClientError
+
+    if issue.get("slug"):
+        return issue["slug"]
+    base = f"{issue['date'][:7]}-{slugify(issue['title'])}"
+    for n in range(1, 50):
+        slug = base if n == 1 else f"{base}-{n}"
+        try:
+            aws.table().put_item(Item={**keys.issue_slug(slug), "issue_id": issue["issue_id"]},
+                                 ConditionExpression="attribute_not_exists(PK) OR issue_id = :id",
+                                 ExpressionAttributeValues={":id": issue["issue_id"]})
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                continue
+            raise
+        aws.table().update_item(Key=keys.issue(issue["issue_id"]), UpdateExpression="SET slug = :slug",
+                                ExpressionAttributeValues={":slug": slug})
+        return slug
+    return ""
+
+
+def published(address: str) -> dict:
+    """A sent issue by its readable address or its id."""
+    item = aws.table().get_item(Key=keys.issue_slug(address[:80])).get("Item") if address else None
+    issue = get(item["issue_id"]) if item else get(address[:80])
+    if issue["status"] not in PUBLISHED:
+        raise NotFound("There is no such issue in the archive.")
+    return issue
+
+
+def archive_path(issue: dict) -> str:
+    return f"/archive/{issue.get('slug') or issue['issue_id']}"
 
 
 def enqueue_dispatch(issue_id: str) -> None:

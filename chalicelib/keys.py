@@ -123,6 +123,11 @@ def issue(issue_id: str) -> dict:
     return {"PK": f"ISSUE#{issue_id}", "SK": META}
 
 
+def issue_slug(slug: str) -> dict:
+    """The readable archive address of a sent issue, pointing at its id."""
+    return {"PK": f"ISSUESLUG#{slug}", "SK": META}
+
+
 def issue_partition(issue_id: str) -> str:
     return f"ISSUE#{issue_id}"
 

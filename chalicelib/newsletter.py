@@ -142,7 +142,7 @@ def _context(issue: dict, channel: str, markers: mail.Markers | None, stash=lamb
         "sections": sections,
         "when": _when,
         "paragraphs": lambda text: [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()],
-        "archive_url": f"{settings.public_base_url}/archive/{issue['issue_id']}",
+        "archive_url": f"{settings.public_base_url}/archive/{issue.get('slug') or issue['issue_id']}",
         "personal": markers is not None,
         **{name: markers.placeholder(name) if markers else "" for name in PERSONAL},
     }
@@ -154,6 +154,12 @@ def web_context(issue: dict) -> dict:
 
     context = _context(issue, "archive", None, stash=Markup)  # the HTML was sanitised (nh3) on save
     return {k: v for k, v in context.items() if k not in PERSONAL}
+
+
+def summary(issue: dict, limit: int = 200) -> str:
+    """The introduction's first words as plain text: for link previews and the feed."""
+    text = " ".join((issue.get("introduction_text") or markdown_text(issue.get("introduction", ""))).split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def subject(issue: dict) -> str:

@@ -2,7 +2,7 @@
 and the public web archive."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib import issues, web
 from chalicelib.errors import Conflict, NotFound, ValidationError
@@ -344,16 +344,33 @@ def api_progress(issue_id, coordinator):
 def archive():
     before = str((bp.current_request.query_params or {}).get("before", ""))[:64]
     page, next_before = issues.archive_page(before)
-    return web.html(render_page("archive.html", issues=page, next_before=next_before, first_page=not before))
+    return web.html(render_page("archive.html", issues=page, next_before=next_before, first_page=not before,
+                                path=issues.archive_path))
 
 
-@web.route(bp, "/archive/{issue_id}")
-def archived_issue(issue_id):
-    """The issue as a page of the site. Rendered now, not stored: a story withdrawn or narrowed
-    since the send is gone from the archive at once."""
+@web.route(bp, "/archive/{address}")
+def archived_issue(address):
+    """The issue as a page of the site, at its readable address. Rendered now, not stored: a story
+    withdrawn or narrowed since the send is gone from the archive at once."""
     from chalicelib import newsletter
+    from chalicelib.settings import get_settings
 
-    issue = issues.get(issue_id)
-    if issue["status"] not in issues.PUBLISHED:
-        raise NotFound("There is no such issue in the archive.")
-    return web.html(render_page("archive_issue.html", **newsletter.web_context(issue)))
+    issue = issues.published(address)
+    if issue.get("slug") and address != issue["slug"]:
+        return Response(body="", status_code=301, headers={"Location": issues.archive_path(issue)})
+    context = newsletter.web_context(issue)
+    base = get_settings().public_base_url
+    first_image = next((s.image_url for s in context["sections"] if s.image_url), "")
+    return web.html(render_page("archive_issue.html", **context, url=base + issues.archive_path(issue),
+                                summary=newsletter.summary(issue), image=first_image))
+
+
+@web.route(bp, "/archive.atom")
+def archive_feed():
+    """The published issues as an Atom feed (titles, summaries and links: story words stay on the site,
+    where a withdrawal takes effect at once, rather than in readers' feed caches)."""
+    from chalicelib import feeds
+
+    page, _ = issues.archive_page(size=20)
+    return Response(body=feeds.atom(page), status_code=200,
+                        headers={"Content-Type": "application/atom+xml; charset=utf-8"})

@@ -284,11 +284,11 @@ def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(clien
     listing = client.http.get("/archive")
     assert b"Winter issue" in listing.body and b"Not sent yet" not in listing.body
     assert client.http.get(f"/archive/{draft_id}").status_code == 404
-    page = client.http.get(f"/archive/{issue_id}")
+    page = client.http.get(issues.archive_path(issues.get(issue_id)))
     assert page.status_code == 200 and b"I was alone." in page.body
     assert b"/unsubscribe/" not in page.body and b"/preferences/" not in page.body and b"%%PP" not in page.body
     stories.withdraw(shared_story)  # the contributor withdraws after the send
-    assert b"I was alone." not in client.http.get(f"/archive/{issue_id}").body
+    assert b"I was alone." not in client.http.get(issues.archive_path(issues.get(issue_id))).body
 
 
 def test_approval_by_a_second_coordinator(client, coordinator):
@@ -434,7 +434,7 @@ def test_an_archived_issue_is_a_page_of_the_site_with_consent_as_it_is_now(clien
     issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
     issues.start_send(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
-    page = client.http.get(f"/archive/{issue_id}")
+    page = client.http.get(issues.archive_path(issues.get(issue_id)))
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     body = page.body.decode()
     assert '<header class="site">' in body and '<main id="main"' in body and 'aria-label="Main"' in body
@@ -443,7 +443,7 @@ def test_an_archived_issue_is_a_page_of_the_site_with_consent_as_it_is_now(clien
     assert "%%PP" not in body and "PPBLOCK" not in body and "/unsubscribe/" not in body
     assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]  # the site's own policy
     stories.change_consent(shared_story, {"level": "anonymous", "channels": ["archive"]})
-    body = client.http.get(f"/archive/{issue_id}").body.decode()
+    body = client.http.get(issues.archive_path(issues.get(issue_id))).body.decode()
     assert "I was alone." in body and "<em>Anonymous</em>" in body and "<em>Sam</em>" not in body
 
 
@@ -468,3 +468,39 @@ def test_a_test_goes_to_up_to_five_addresses_marked_as_a_test_and_never_counts(c
     assert issues.progress(issue_id)["sent"] == 0 and issues.get(issue_id)["status"] == "draft"
     page = client.http.get(sent.headers["Location"], headers=coordinator["headers"])
     assert b"A test copy is on its way to 2 addresses." in page.body
+
+
+def test_a_sent_issue_has_a_readable_address_link_previews_and_an_atom_feed(client, outbox):
+    import feedparser
+
+    from chalicelib import issues
+
+    first = new_issue(title="Spotlight on parents!", date="2026-12-01",
+                      sections=[{"kind": "image", "heading": "Our walk", "image_url": "https://example.org/walk.jpg",
+                                 "image_alt": "Six people walking by a canal", "body": "October's walk."}])
+    second = new_issue(title="Spotlight on parents", date="2026-12-15")
+    for issue_id in (first, second):
+        assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    assert issues.get(first)["slug"] == "2026-12-spotlight-on-parents"
+    assert issues.get(second)["slug"] == "2026-12-spotlight-on-parents-2"  # never someone else's address
+    page = client.http.get("/archive/2026-12-spotlight-on-parents")
+    assert page.status_code == 200 and b"Six people walking by a canal" in page.body
+    body = page.body.decode()
+    assert '<meta property="og:title" content="Spotlight on parents!">' in body
+    assert '<meta property="og:image" content="https://example.org/walk.jpg">' in body
+    assert '<meta name="twitter:card" content="summary_large_image">' in body
+    assert '<meta property="og:description" content="Hello from the network.">' in body
+    assert '<link rel="canonical" href="https://peerpost.test/archive/2026-12-spotlight-on-parents">' in body
+    old = client.http.get(f"/archive/{first}")
+    assert old.status_code == 301 and old.headers["Location"] == "/archive/2026-12-spotlight-on-parents"
+    assert client.http.get("/archive/2026-12-nothing-here").status_code == 404
+    assert b'href="/archive/2026-12-spotlight-on-parents-2"' in client.http.get("/archive").body
+
+    feed = client.http.get("/archive.atom")
+    assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(feed.body)
+    assert not parsed.bozo and parsed.version == "atom10"
+    assert [e.title for e in parsed.entries] == ["Spotlight on parents", "Spotlight on parents!"]
+    assert parsed.entries[1].link == "https://peerpost.test/archive/2026-12-spotlight-on-parents"
+    assert parsed.entries[1].summary == "Hello from the network."
+    assert parsed.feed.title.startswith("#PeerTalk")
