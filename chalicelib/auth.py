@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
 from chalicelib import aws, clock, keys, ratelimit, tokens
-from chalicelib.errors import Forbidden, Unauthorised, ValidationError
+from chalicelib.errors import (Forbidden, InvalidToken, RateLimited, ServiceUnavailable, Unauthorised,
+                               ValidationError)
 from chalicelib.models import Field, Model
 from chalicelib.secrets import keyed_hash, signing_secret
 from chalicelib.settings import get_settings
@@ -23,6 +24,16 @@ SIGN_IN_MODEL = Model("SignIn", (Field("email", required=True, max_length=254, f
                                  Field("password", required=True, max_length=1024)))
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _DUMMY_SALT = b"peerpost-dummy-salt"
+_SESSION_ENDED = "Your session has ended. Please sign in again."
+
+# Guessing stays slow, but a stranger cannot lock the owner out: failures are counted per address *and*
+# client, so they slow down only whoever makes them, and a correct password clears that client's run.
+# After FREE_FAILURES in a row, each further try from there waits 1, 2, 4, 8, then 15 minutes. Any one
+# client may also fail at most CLIENT_FAILURES_PER_HOUR times an hour, over all addresses (spraying).
+FREE_FAILURES = 5
+MAX_DELAY_SECONDS = 15 * 60
+CLIENT_FAILURES_PER_HOUR = 20
+FORGET_FAILURES_AFTER_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -62,21 +73,43 @@ def create_coordinator(email: str, password: str, name: str = "") -> None:
     )
 
 
+def _delay_after(failures: int) -> int:
+    if failures < FREE_FAILURES:
+        return 0
+    return min(60 * 2 ** (failures - FREE_FAILURES), MAX_DELAY_SECONDS)
+
+
+def _too_many(seconds: int) -> RateLimited:
+    minutes = max(1, -(-seconds // 60))
+    return RateLimited(f"Too many attempts from here; try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+                       retry_after_seconds=seconds)
+
+
 def sign_in(email: str, password: str, client: str) -> str:
-    """A session token for valid credentials; the same refusal for an unknown email or wrong password."""
+    """A session token for valid credentials; the same refusal for an unknown email or wrong password,
+    and RateLimited, saying when to try again, while this client must wait."""
     settings = get_settings()
-    ratelimit.enforce("sign-in-client", client, 30)
     email = (email or "").strip().lower()
     refused = ValidationError({"email": "That email and password do not match a coordinator account."})
     if not email or not password:
         raise refused
-    if not ratelimit.allow("sign-in-address", email, 10):
-        raise refused
+    pair = f"{email}\n{client}"
+    failures, last_at = ratelimit.failures("sign-in-failures", pair)
+    wait = last_at + _delay_after(failures) - clock.epoch()
+    if wait > 0:
+        raise _too_many(wait)
+    # Counted before the check (so parallel guesses cannot overtake it), given back if it succeeds.
+    if not ratelimit.allow("sign-in-client", client, CLIENT_FAILURES_PER_HOUR):
+        raise _too_many(ratelimit.seconds_left())
     item = aws.table().get_item(Key=keys.coordinator(_email_id(email))).get("Item")
     salt = bytes.fromhex(item["salt"]) if item else _DUMMY_SALT
     attempt = _hash_password(password, salt)  # computed either way: timing says nothing
     if not item or not hmac.compare_digest(attempt, item["password_hash"]):
+        ratelimit.record_failures("sign-in-failures", pair, failures + 1, FORGET_FAILURES_AFTER_SECONDS)
         raise refused
+    ratelimit.give_back("sign-in-client", client)
+    if failures:
+        ratelimit.clear("sign-in-failures", pair)
     session_id = pysecrets.token_urlsafe(24)
     aws.table().put_item(
         Item={
@@ -91,14 +124,27 @@ def sign_in(email: str, password: str, client: str) -> str:
 
 
 def authenticate(token: str) -> Coordinator:
+    """The coordinator a session token belongs to. Unauthorised only for a token that is bad, expired,
+    forged or signed out; a fault in what the check needs (SSM, DynamoDB) is ServiceUnavailable."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import BotoCoreError, ClientError
+
     settings = get_settings()
+    if not token or not token.isascii():
+        raise Unauthorised(_SESSION_ENDED)  # every token we sign is ASCII
     try:
         session_id = tokens.verify("session", token, max_age_seconds=settings.session_hours * 3600)
-    except Exception as exc:
-        raise Unauthorised("Your session has ended. Please sign in again.") from exc
-    item = aws.table().get_item(Key=keys.session(session_id)).get("Item")
+        item = aws.table().get_item(Key=keys.session(session_id)).get("Item")
+    except InvalidToken as exc:
+        raise Unauthorised(_SESSION_ENDED) from exc
+    except (GetParameterError, ClientError, BotoCoreError) as exc:
+        from chalicelib.observability import logger
+
+        logger().error("session check failed", extra={"error": type(exc).__name__})
+        raise ServiceUnavailable("PeerPost cannot check your sign-in just now. Nothing has changed. "
+                                 "Please try again in a few minutes.") from exc
     if not item or int(item["expires_at"]) < clock.epoch():
-        raise Unauthorised("Your session has ended. Please sign in again.")
+        raise Unauthorised(_SESSION_ENDED)
     return Coordinator(email=item["email"], name=item["name"], session_id=session_id)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 class PeerPostError(Exception):
     status = 400
     title = "Something went wrong"
+    headers: dict[str, str] = {}
+    action_url = ""  # a page shown for the error links here, as action_label
+    action_label = ""
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message or self.title)
@@ -52,9 +55,23 @@ class Conflict(PeerPostError):
     title = "That cannot be done now"
 
 
+class MethodNotAllowed(PeerPostError):
+    status = 405
+    title = "This address is for a form"
+
+    def __init__(self, message: str, action_url: str, action_label: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.action_url, self.action_label, self.headers = action_url, action_label, headers
+
+
 class RateLimited(PeerPostError):
     status = 429
     title = "Too many requests"
+
+    def __init__(self, message: str = "", retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after_seconds is not None:
+            self.headers = {"Retry-After": str(max(1, int(retry_after_seconds)))}
 
 
 class PayloadTooLarge(PeerPostError):
@@ -65,6 +82,13 @@ class PayloadTooLarge(PeerPostError):
 class UnsupportedMediaType(PeerPostError):
     status = 415
     title = "Unsupported content type"
+
+
+class ServiceUnavailable(PeerPostError):
+    """Something PeerPost depends on (DynamoDB, SSM) failed: not the person's fault, worth retrying."""
+
+    status = 503
+    title = "PeerPost is not available just now"
 
 
 class SendThrottled(PeerPostError):

@@ -14,6 +14,7 @@ from chalicelib.errors import Conflict, NotFound, RateLimited, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
+from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
 
 STATUSES = ("new", "in_review", "awaiting_approval", "approved", "published", "withdrawn", "rejected")
@@ -26,6 +27,8 @@ STATUS_LABELS = {
     "withdrawn": "Withdrawn",
     "rejected": "Rejected",
 }
+# The contributor reads their own status on their private page: it speaks to them.
+CONTRIBUTOR_STATUS_LABELS = {**STATUS_LABELS, "awaiting_approval": "Waiting for you to approve the edit"}
 # What a coordinator may move a story to, from each status. Withdrawal is separate (always allowed).
 TRANSITIONS = {
     "new": ("in_review", "rejected"),
@@ -40,6 +43,7 @@ UNPUBLISHED = ("new", "in_review", "awaiting_approval", "approved", "rejected")
 MAX_TITLE = 150
 MAX_NAME = 120
 MAX_NOTES = 300
+MAX_SUBMISSION_ID = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Submission:
     level: str
     channels: tuple[str, ...]
     wording_version: str
+    submission_id: str = ""  # from the form: the same one sent twice is one story
 
 
 def _notes(raw) -> tuple[str, ...]:
@@ -89,6 +94,8 @@ STORY_MODEL = Model("Story", (
     Field("channels", "array", enum=consent.CHANNELS, max_length=len(consent.CHANNELS)),
     Field("consent", "boolean", required=True, description="Explicit consent to process health information"),
     Field("consent_version", max_length=64),
+    Field("submission_id", max_length=MAX_SUBMISSION_ID,
+          description="Unique per story; sending the same one again stores nothing new"),
 ))
 
 
@@ -129,7 +136,9 @@ def parse_submission(data: dict) -> Submission:
         errors["consent"] = "The wording of this form has changed. Please read it again and tick the box."
     if errors:
         raise ValidationError(errors)
-    return Submission(title, text, name, email, _notes(notes_raw), level, channels, wording_version)
+    submission_id = str(data.get("submission_id") or "")
+    return Submission(title, text, name, email, _notes(notes_raw), level, channels, wording_version,
+                      submission_id if len(submission_id) <= MAX_SUBMISSION_ID else "")
 
 
 # ---------------------------------------------------------------- storage
@@ -251,11 +260,18 @@ def matches_safeguarding(*texts: str) -> bool:
 
 
 def submit(submission: Submission, client: str) -> str:
+    """Store a story, send its receipt and any safeguarding alert. A submission id seen before (the same
+    form sent twice) stores and sends nothing new, and gives the first one's id."""
     settings = get_settings()
+    if submission.submission_id:
+        story_id = keyed_hash("story-submission", submission.submission_id, length=16)
+        if load(story_id) is not None:
+            return story_id
+    else:
+        story_id = secrets.token_hex(8)
     if not ratelimit.allow("story-client", client, settings.story_rate_limit_per_client_per_hour):
         raise RateLimited("We have had a lot of stories from here in the last hour. Your story is still in the "
                           "form below: please wait a while and send it again.")
-    story_id = secrets.token_hex(8)
     now = clock.iso()
     flagged = matches_safeguarding(submission.title, submission.text, " ".join(submission.content_notes))
     meta = {
@@ -266,9 +282,14 @@ def submit(submission: Submission, client: str) -> str:
     }
     version = _version_item(story_id, 1, submission.title, submission.text, submission.content_notes,
                             "contributor", now)
-    _commit(None, story_id, meta, puts=(version,), ledger={
-        "event": "given", "at": now, "actor": "contributor",
-        **{k: v for k, v in meta["consent"].items() if k != "given_at"}})
+    try:
+        _commit(None, story_id, meta, puts=(version,), ledger={
+            "event": "given", "at": now, "actor": "contributor",
+            **{k: v for k, v in meta["consent"].items() if k != "given_at"}})
+    except Conflict:
+        if submission.submission_id:
+            return story_id  # the same form, sent twice at once: the other request stored it
+        raise
     count("StoriesSubmitted")
     logger().info("story submitted", extra={"story_id": story_id, "safeguarding": flagged})
     if flagged:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 from chalice import Response
 
-from chalicelib.errors import PayloadTooLarge, PeerPostError, Unauthorised, UnsupportedMediaType
+from chalicelib.errors import MethodNotAllowed, PayloadTooLarge, PeerPostError, Unauthorised, UnsupportedMediaType
 
 FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"]
 ALL_TYPES = ["application/json", *FORM_TYPES]
 MAX_BODY_BYTES = 256 * 1024
+# No PeerPost request nests deeper than a list in an object; json.loads itself fails (RecursionError)
+# somewhere near a thousand levels, so anything deeper than this is refused before it can.
+MAX_JSON_DEPTH = 20
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -37,8 +41,47 @@ def is_json(request) -> bool:
     return content_type(request) == "application/json"
 
 
+def app_path(request) -> str:
+    """The address the browser asked for, with its query, relative to the app.
+
+    request.path is the route pattern ("/coordinator/stories/{story_id}"). The gateway's own path is the
+    real one but may carry a stage or base-path prefix ("/api/coordinator/stories/ab12"), so the pattern's
+    segments are taken from the end of it; without it, the pattern is filled from the path parameters.
+    """
+    pattern = request.path or "/"
+    path = pattern
+    if "{" in pattern:
+        path = _filled(pattern, request.uri_params or {})
+        actual = str((request.context or {}).get("path") or "").rstrip("/").split("/")
+        wanted = pattern.count("/")
+        if "+}" not in pattern and len(actual) > wanted:
+            candidate = "/" + "/".join(actual[-wanted:])
+            if re.fullmatch(re.sub(r"\\{\w+\\}", "[^/]+", re.escape(pattern)), candidate):
+                path = candidate
+    query = request.query_params
+    if query:
+        path += "?" + urlencode([(key, value) for key in query for value in query.getlist(key)])
+    return path
+
+
+def _filled(pattern: str, params: dict) -> str:
+    def value(match: re.Match) -> str:
+        greedy = match.group(0).endswith("+}")
+        return quote(str(params.get(match.group(1), "")), safe="/" if greedy else "")
+
+    return re.sub(r"{(\w+)\+?}", value, pattern)
+
+
+def base_path() -> str:
+    """The prefix every app path has in the public address: the stage ("/api") behind a bare API Gateway
+    URL, a custom domain's base path, or nothing. Emails build their links from the same setting."""
+    from chalicelib.settings import get_settings
+
+    return urlparse(get_settings().public_base_url).path.rstrip("/")
+
+
 def wants_json(request) -> bool:
-    if request.path.startswith("/api/"):
+    if app_path(request).startswith("/api/"):
         return True
     if is_json(request):
         return True
@@ -65,10 +108,11 @@ def _parse_body(request) -> dict[str, Any]:
     if kind == "application/json":
         try:
             data = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise PeerPostError("The request body is not valid JSON.") from exc
         if not isinstance(data, dict):
             raise PeerPostError("The request body must be a JSON object.")
+        _check_json(data)
         return data
     if kind == "application/x-www-form-urlencoded":
         text = raw.decode("utf-8", errors="replace")
@@ -82,6 +126,25 @@ def _parse_body(request) -> dict[str, Any]:
         except (ValueError, UnicodeError) as exc:
             raise PeerPostError("The form could not be read. Please try again.") from exc
     raise UnsupportedMediaType("Send a form or JSON.")
+
+
+def _check_json(data: dict) -> None:
+    """Refuse what JSON allows but no text can hold: lone surrogates ("\\ud800") cannot be encoded, so
+    they would fail later, half-way through (a hash, a DynamoDB write, an email). Iterative, so depth
+    itself cannot overflow the stack."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise PeerPostError("The request contains text that is not valid Unicode.") from exc
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise PeerPostError("The request body is nested too deeply.")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
 
 
 def _flatten(fields: dict[str, list[str]]) -> dict[str, Any]:
@@ -119,6 +182,11 @@ def json_response(data: Any, status: int = 200, headers: dict | None = None) -> 
 
 
 def redirect(location: str, headers: dict | None = None) -> Response:
+    """303 See Other (a POST's answer becomes a GET, so reload and Back repeat nothing). An app path
+    gains the public base path; anything outside ASCII is percent-encoded, as a header must be."""
+    if location.startswith("/") and not location.startswith("//"):
+        location = base_path() + location
+    location = quote(location, safe="/:?#[]@!$&'()*+,;=%~", errors="replace")
     return Response(body="", status_code=303, headers={"Location": location, **(headers or {})})
 
 
@@ -129,11 +197,12 @@ def error_response(request, error: PeerPostError) -> Response:
         errors = getattr(error, "errors", None)
         if errors:
             data["fields"] = errors
-        return json_response(data, status=error.status)
+        return json_response(data, status=error.status, headers=error.headers)
     from chalicelib.rendering import render_page
 
-    page = render_page("message.html", title=error.title, message=error.message)
-    return html(page, status=error.status)
+    page = render_page("message.html", title=error.title, message=error.message,
+                       action_url=error.action_url, action_label=error.action_label)
+    return html(page, status=error.status, headers=error.headers)
 
 
 def _guarded(view: Callable, current_request: Callable, coordinator: bool, model) -> Callable:
@@ -148,7 +217,7 @@ def _guarded(view: Callable, current_request: Callable, coordinator: bool, model
             return view(*args, **kwargs)
         except PeerPostError as error:
             if isinstance(error, Unauthorised) and not wants_json(request) and request.method == "GET":
-                return redirect("/coordinator/sign-in?" + urlencode({"next": request.path}))
+                return redirect("/coordinator/sign-in?" + urlencode({"next": app_path(request)}))
             return error_response(request, error)
 
     return wrapper
@@ -184,7 +253,18 @@ def route(blueprint, path: str, methods: list[str] | None = None,
         from chalicelib.models import REGISTRY, Operation
 
         wrapped = _guarded(view, lambda: blueprint.current_request, coordinator, model)
-        blueprint.route(path, methods=methods or ["GET"], content_types=content_types or ALL_TYPES)(wrapped)
+        wanted = list(methods or ["GET"])
+        if "GET" in wanted:
+            _GET_PATHS.add(path)
+            if path in _EXPLAINED:  # its POST came first and already holds the GET: answer through it
+                _LATE_GETS[path] = wrapped
+                wanted.remove("GET")
+        if wanted:
+            blueprint.route(path, methods=wanted, content_types=content_types or ALL_TYPES)(wrapped)
+        if path not in _GET_PATHS and path not in _EXPLAINED:
+            _EXPLAINED.add(path)
+            blueprint.route(path, methods=["GET"], content_types=ALL_TYPES)(
+                _explain_or_show(blueprint, path, coordinator, wanted))
         if path.startswith("/api/") or model is not None:
             for method in methods or ["GET"]:
                 summary = (view.__doc__ or view.__name__.replace("_", " ")).strip().splitlines()[0]
@@ -193,6 +273,60 @@ def route(blueprint, path: str, methods: list[str] | None = None,
         return view
 
     return register
+
+
+# Opening a form's address in a new tab, or from history, is a GET of a POST-only path. API Gateway and
+# Chalice would answer that with JSON ("Missing Authentication Token", "MethodNotAllowedError"), so every
+# path registered without a GET gets one that explains, with a link to the page the form lives on.
+_GET_PATHS: set[str] = set()
+_EXPLAINED: set[str] = set()
+_LATE_GETS: dict[str, Callable] = {}
+
+
+def _explain_or_show(blueprint, path: str, coordinator: bool, methods: list[str]) -> Callable:
+    def explain(coordinator=None, **params):
+        form = _form_page(path, params)
+        raise MethodNotAllowed(
+            "This address is where a form is sent; it is not a page of its own. Nothing has been sent or "
+            "changed. Please use the form.", action_url=base_path() + form, action_label="Go to the form",
+            headers={"Allow": ", ".join(methods)})
+
+    explained = _guarded(explain, lambda: blueprint.current_request, coordinator, None)
+
+    def get(**params):
+        return _LATE_GETS.get(path, explained)(**params)
+
+    get.__name__ = f"get_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}"
+    return get
+
+
+def _form_page(path: str, params: dict) -> str:
+    """The nearest page above a POST-only path: where its form is."""
+    parent = path
+    while parent not in ("", "/"):
+        parent = parent.rsplit("/", 1)[0]
+        if parent in _GET_PATHS:
+            return _filled(parent, params)
+    return "/"
+
+
+def as_page(request, response: Response) -> Response:
+    """Chalice answers some requests itself, before any view, with JSON: a method a path lacks (405), a
+    content type no route takes (415), an unhandled fault (500). A person gets the site's page instead."""
+    if not (isinstance(response.body, dict) and "Code" in response.body) or request is None or wants_json(request):
+        return response
+    from chalicelib.rendering import render_page
+
+    titles = {405: "This address does not take that request", 415: "Send a form",
+              500: "Something went wrong on our side"}
+    messages = {405: "Please go back and use the form or link on the page.",
+                415: "This address only takes a web form.",
+                500: "Nothing you sent has been shown to anyone. Please try again in a few minutes."}
+    status = response.status_code
+    page = render_page("message.html", title=titles.get(status, "Something went wrong"),
+                       message=messages.get(status, "Please go back and try again."))
+    headers = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
+    return add_security_headers(html(page, status=status, headers=headers))
 
 
 def add_security_headers(response: Response) -> Response:

@@ -1,42 +1,56 @@
 """Coordinator sign-in, overview and subscriber pages. Every route but sign-in requires a session."""
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from chalice import Blueprint, Response
 
 from chalicelib import auth, subscriptions, web
-from chalicelib.errors import ValidationError
+from chalicelib.errors import RateLimited, ValidationError
 from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
 
 
 def _safe_next(target: str) -> str:
-    parsed = urlparse(target or "")
-    if (parsed.scheme or parsed.netloc or not (target or "").startswith("/coordinator")
-            or not target.isprintable() or "\\" in target):
+    """A coordinator page of this site to return to after signing in, or the overview."""
+    target = str(target or "")
+    if not target.isprintable() or "\\" in target:
+        return "/coordinator"
+    try:  # a path typed or pasted with non-ASCII letters is still that path, percent-encoded
+        target = quote(target, safe="/?&=%#;:@+,$!*'()~")
+    except UnicodeEncodeError:  # a lone surrogate: no path at all
+        return "/coordinator"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not (parsed.path == "/coordinator" or parsed.path.startswith("/coordinator/")):
         return "/coordinator"
     return target
+
+
+def _sign_in_page(values: dict, next_path: str, errors: dict | None = None, form_error: str = "",
+                  status: int = 200) -> Response:
+    return web.html(render_page("coordinator/sign_in.html", values=values, errors=errors or {},
+                                form_error=form_error, next=_safe_next(next_path)), status=status)
 
 
 @web.route(bp, "/coordinator/sign-in")
 def sign_in_form():
     query = bp.current_request.query_params or {}
-    return web.html(render_page("coordinator/sign_in.html", values={}, errors={}, next=_safe_next(query.get("next", ""))))
+    return _sign_in_page({}, query.get("next", ""))
 
 
 @web.route(bp, "/coordinator/sign-in", methods=["POST"])
 def sign_in():
     request = bp.current_request
     data = web.body(request)
+    values, next_path = {"email": str(data.get("email", ""))}, str(data.get("next", ""))
     try:
         token = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
     except ValidationError as error:
-        page = render_page("coordinator/sign_in.html", values={"email": data.get("email", "")},
-                           errors=error.errors, next=_safe_next(str(data.get("next", ""))))
-        return web.html(page, status=400)
-    return web.redirect(_safe_next(str(data.get("next", ""))), headers={"Set-Cookie": auth.session_cookie(token)})
+        return _sign_in_page(values, next_path, errors=error.errors, status=400)
+    except RateLimited as error:
+        return _sign_in_page(values, next_path, form_error=error.message, status=429)
+    return web.redirect(_safe_next(next_path), headers={"Set-Cookie": auth.session_cookie(token)})
 
 
 @web.route(bp, "/api/coordinator/sessions", methods=["POST"], content_types=["application/json"],

@@ -1,4 +1,4 @@
-"""The home page and static assets."""
+"""The home page, static assets, and the pages for addresses and requests no route serves."""
 from __future__ import annotations
 
 from chalice import Blueprint, Response
@@ -33,3 +33,16 @@ def static(name):
         raise NotFound("There is no such file.")
     return Response(body=path.read_text(), status_code=200,
                     headers={"Content-Type": kind, "Cache-Control": "public, max-age=3600"})
+
+
+# API Gateway prefers every other resource to a greedy one, so this only answers what no route serves
+# (it would say 403 "Missing Authentication Token"). chalice local matches it for one segment only
+# (/favicon.ico, /a-typo); deeper unknown paths there still get chalice's own 403.
+@web.route(bp, "/{proxy+}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found():
+    raise NotFound("There is no page at this address. It may have moved, or the link may be mistyped.")
+
+
+@bp.middleware("http")
+def framework_answers_as_pages(event, get_response):
+    return web.as_page(event, get_response(event))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from chalice import Blueprint, Response
 
@@ -30,8 +31,11 @@ def _chosen(values: dict) -> list[str]:
 
 
 def _story_form(values: dict, errors: dict, status: int = 200, form_error: str = "") -> Response:
+    # Kept through a re-shown form, so a corrected resend is still the same story.
+    submission_id = str(values.get("submission_id") or "")[:stories.MAX_SUBMISSION_ID] or secrets.token_urlsafe(16)
     return web.html(render_page("stories/new.html", values=values, errors=errors, chosen=_chosen(values),
-                                form_error=form_error, **_form_context()), status=status)
+                                form_error=form_error, submission_id=submission_id, **_form_context()),
+                    status=status)
 
 
 @web.route(bp, "/stories/new")
@@ -62,13 +66,18 @@ def submit_story():
     request = bp.current_request
     data = _story_body(request)
     if data.get("website"):  # the honeypot: answer exactly as for a person, keep nothing
-        return web.html(render_page("message.html", title=THANKS[0], message=THANKS[1]))
+        return web.redirect("/stories/thanks")
     try:
         stories.submit(stories.parse_submission(data), web.client_id(request))
     except ValidationError as error:
         return _story_form(data, error.errors, status=400)
     except RateLimited as error:
         return _story_form(data, {}, status=429, form_error=error.message)
+    return web.redirect("/stories/thanks")  # reloading the thank-you page sends nothing again
+
+
+@web.route(bp, "/stories/thanks")
+def story_thanks():
     return web.html(render_page("message.html", title=THANKS[0], message=THANKS[1]))
 
 
@@ -85,10 +94,27 @@ def submit_story_api():
 
 # ---------------------------------------------------------------- the contributor's private page
 
+# Every form answers with a redirect (POST/redirect/GET) to the page, which says what was done.
+CONTRIBUTOR_DONE = {
+    "consent": "Your choices are saved. They apply everywhere from now on.",
+    "approved": "Thank you. You have approved the edited version.",
+    "kept": "We will keep your words as you wrote them. The edit will not be used.",
+}
+
+
+def _done() -> str:
+    return str((bp.current_request.query_params or {}).get("done", ""))
+
+
 def _contributor_page(token: str, errors: dict | None = None, values: dict | None = None,
                       notice: str = "", status: int = 200) -> Response:
     story_id = stories.story_id_from_token(token)
     story = stories.load(story_id)
+    if story is not None and story["status"] == "withdrawn" and _done() == "withdrawn":
+        return web.html(render_page(
+            "message.html", title="Your story is withdrawn",
+            message="We have erased your story and your name, and it will not appear anywhere again, including "
+                    "past newsletter issues on our website. Thank you for having shared it with us."))
     if story is None or story["status"] == "withdrawn":
         return web.html(render_page(
             "message.html", title="This story has been withdrawn",
@@ -99,13 +125,17 @@ def _contributor_page(token: str, errors: dict | None = None, values: dict | Non
     return web.html(render_page(
         "stories/mine.html", token=token, story=story, approved=stories.approved(story),
         latest=stories.current(story), values=values, errors=errors or {}, chosen=_chosen(values), notice=notice,
-        status_labels=stories.STATUS_LABELS, shared={c: consent.decide(story, c) for c in consent.CHANNELS},
-        **_form_context()), status=status)
+        contributor_status_labels=stories.CONTRIBUTOR_STATUS_LABELS,
+        shared={c: consent.decide(story, c) for c in consent.CHANNELS}, **_form_context()), status=status)
+
+
+def _back_to_contributor(token: str, done: str) -> Response:
+    return web.redirect(f"/stories/mine/{token}?done={done}")
 
 
 @web.route(bp, "/stories/mine/{token}")
 def my_story(token):
-    return _contributor_page(token)
+    return _contributor_page(token, notice=CONTRIBUTOR_DONE.get(_done(), ""))
 
 
 @web.route(bp, "/stories/mine/{token}/consent", methods=["POST"])
@@ -115,7 +145,7 @@ def my_story_consent(token):
         stories.change_consent(stories.story_id_from_token(token), data)
     except ValidationError as error:
         return _contributor_page(token, error.errors, data, status=400)
-    return _contributor_page(token, notice="Your choices are saved. They apply everywhere from now on.")
+    return _back_to_contributor(token, "consent")
 
 
 def _version_shown() -> int:
@@ -129,13 +159,13 @@ def _version_shown() -> int:
 @web.route(bp, "/stories/mine/{token}/approve", methods=["POST"])
 def my_story_approve(token):
     stories.approve_version(stories.story_id_from_token(token), _version_shown())
-    return _contributor_page(token, notice="Thank you. You have approved the edited version.")
+    return _back_to_contributor(token, "approved")
 
 
 @web.route(bp, "/stories/mine/{token}/keep-mine", methods=["POST"])
 def my_story_keep_mine(token):
     stories.keep_my_version(stories.story_id_from_token(token), _version_shown())
-    return _contributor_page(token, notice="We will keep your words as you wrote them. The edit will not be used.")
+    return _back_to_contributor(token, "kept")
 
 
 @web.route(bp, "/stories/mine/{token}/withdraw", methods=["POST"])
@@ -145,10 +175,7 @@ def my_story_withdraw(token):
         return _contributor_page(token, {"confirm": "Tick the box to confirm you want to withdraw your story."},
                                  status=400)
     stories.withdraw(stories.story_id_from_token(token))
-    return web.html(render_page(
-        "message.html", title="Your story is withdrawn",
-        message="We have erased your story and your name, and it will not appear anywhere again, including "
-                "past newsletter issues on our website. Thank you for having shared it with us."))
+    return _back_to_contributor(token, "withdrawn")
 
 
 # ---------------------------------------------------------------- coordinators
@@ -167,8 +194,9 @@ def moderation_queue(coordinator):
 
 
 def _story_page(coordinator, story_id: str, errors: dict | None = None, values: dict | None = None,
-                notice: str = "", status: int = 200) -> Response:
+                done: str = "", status: int = 200) -> Response:
     story = stories.get(story_id)
+    notice = _coordinator_notice(story, done)
     latest = stories.current(story)
     values = values if values is not None else (
         {"title": latest["title"], "text": latest["text"], "content_notes": ", ".join(latest.get("content_notes") or [])}
@@ -180,9 +208,26 @@ def _story_page(coordinator, story_id: str, errors: dict | None = None, values: 
         shared={c: consent.decide(story, c) for c in consent.CHANNELS}, **_form_context()), status=status)
 
 
+def _coordinator_notice(story: dict, done: str) -> str:
+    if done == "status":
+        return f"Status changed to {stories.STATUS_LABELS[story['status']].lower()}."
+    if done == "edited":
+        return ("Saved as a new version. It cannot be published until the contributor approves it"
+                + ("; we have emailed them." if story.get("email") else
+                   ". They gave no email address, so they cannot be asked."))
+    return {"consent": "Consent changed as the contributor asked.",
+            "kept": "Kept on purpose: retention will not erase it.", "unkept": "Normal retention applies.",
+            "withdrawn": "Withdrawn: the story's words and name are erased."}.get(done, "")
+
+
+def _back_to_story(story_id: str, done: str) -> Response:
+    """303 to the story's page, which says what was done: Back and reload repeat nothing."""
+    return web.redirect(f"/coordinator/stories/{story_id}?done={done}")
+
+
 @web.route(bp, "/coordinator/stories/{story_id}", coordinator=True)
 def story_detail(coordinator, story_id):
-    return _story_page(coordinator, story_id)
+    return _story_page(coordinator, story_id, done=_done())
 
 
 @web.route(bp, "/coordinator/stories/{story_id}/status", methods=["POST"], coordinator=True)
@@ -191,7 +236,7 @@ def story_status(coordinator, story_id):
     stories.set_status(story_id, new)
     if web.wants_json(bp.current_request):
         return web.json_response({"status": new})
-    return _story_page(coordinator, story_id, notice=f"Status changed to {stories.STATUS_LABELS[new].lower()}.")
+    return _back_to_story(story_id, "status")
 
 
 @web.route(bp, "/coordinator/stories/{story_id}/versions", methods=["POST"], coordinator=True)
@@ -205,10 +250,7 @@ def story_edit(coordinator, story_id):
         return _story_page(coordinator, story_id, error.errors, data, status=400)
     if web.wants_json(bp.current_request):
         return web.json_response({"version": int(story["current_version"]), "status": story["status"]}, status=201)
-    notice = ("Saved as a new version. It cannot be published until the contributor approves it"
-              + ("; we have emailed them." if story.get("email") else
-                 ". They gave no email address, so they cannot be asked."))
-    return _story_page(coordinator, story_id, notice=notice)
+    return _back_to_story(story_id, "edited")
 
 
 @web.route(bp, "/coordinator/stories/{story_id}/consent", methods=["POST"], coordinator=True)
@@ -218,15 +260,14 @@ def story_consent(coordinator, story_id):
         stories.change_consent(story_id, data, actor="coordinator", method="on-request")
     except ValidationError as error:
         return _story_page(coordinator, story_id, error.errors, status=400)
-    return _story_page(coordinator, story_id, notice="Consent changed as the contributor asked.")
+    return _back_to_story(story_id, "consent")
 
 
 @web.route(bp, "/coordinator/stories/{story_id}/keep", methods=["POST"], coordinator=True)
 def story_keep(coordinator, story_id):
     keep = str(web.body(bp.current_request).get("keep", "")).lower() in {"yes", "true", "on", "1"}
     stories.set_keep(story_id, keep)
-    return _story_page(coordinator, story_id,
-                       notice="Kept on purpose: retention will not erase it." if keep else "Normal retention applies.")
+    return _back_to_story(story_id, "kept" if keep else "unkept")
 
 
 @web.route(bp, "/coordinator/stories/{story_id}/withdraw", methods=["POST"], coordinator=True)
@@ -236,7 +277,7 @@ def story_withdraw(coordinator, story_id):
         return _story_page(coordinator, story_id, {"confirm": "Tick the box to confirm the contributor asked."},
                            status=400)
     stories.withdraw(story_id, actor="coordinator", method="on-request")
-    return _story_page(coordinator, story_id, notice="Withdrawn: the story's words and name are erased.")
+    return _back_to_story(story_id, "withdrawn")
 
 
 def _download(body: str, kind: str, filename: str) -> Response:

@@ -46,12 +46,20 @@ def coord_post(client, coordinator, path, data=None):
                             body=form({"csrf_token": coordinator["csrf"], **(data or {})}))
 
 
+def followed(client, response, headers=None):
+    """A form's answer is a 303 to a page (POST/redirect/GET): the page it leads to."""
+    assert response.status_code == 303, (response.status_code, response.body[:300])
+    page = client.http.get(response.headers["Location"], headers=headers or {})
+    assert page.status_code == 200, page.status_code
+    return page
+
+
 def published(client, coordinator) -> str:
-    assert submit(client).status_code == 200
+    assert submit(client).status_code == 303
     story_id = only_story_id()
     for status in ("in_review", "approved", "published"):
         response = coord_post(client, coordinator, f"/coordinator/stories/{story_id}/status", {"status": status})
-        assert response.status_code == 200, response.body
+        assert response.status_code == 303, response.body
     return story_id
 
 
@@ -74,7 +82,8 @@ def test_submission_stores_version_consent_and_ledger_and_sends_receipt(client, 
     from chalicelib import stories
 
     response = submit(client)
-    assert response.status_code == 200 and b"Thank you for your story" in response.body
+    assert response.status_code == 303 and response.headers["Location"] == "/stories/thanks"
+    assert b"Thank you for your story" in followed(client, response).body
     story = stories.get(only_story_id())
     assert story["status"] == "new"
     assert [v["text"] for v in story["versions"]] == [STORY["text"]]
@@ -147,7 +156,7 @@ def test_honeypot_answers_as_usual_and_keeps_nothing(client, outbox):
     from chalicelib import stories
 
     response = submit(client, website="http://spam.example")
-    assert response.status_code == 200 and b"Thank you for your story" in response.body
+    assert b"Thank you for your story" in followed(client, response).body
     assert sum(stories.counts_by_status().values()) == 0
     assert outbox.messages() == []
 
@@ -157,8 +166,8 @@ def test_rate_limit_keeps_the_story_in_the_form(client, outbox, monkeypatch):
 
     monkeypatch.setenv("PEERPOST_STORY_RATE_LIMIT_PER_CLIENT", "2")
     settings.reset()
-    assert submit(client).status_code == 200
-    assert submit(client).status_code == 200
+    assert submit(client).status_code == 303
+    assert submit(client).status_code == 303
     response = submit(client)
     assert response.status_code == 429
     assert "has not been sent yet" in response.body.decode()
@@ -203,7 +212,7 @@ def test_narrowing_takes_effect_at_once_and_is_in_the_ledger(client, coordinator
     assert stories.shareable(story_id, "archive").attribution == "Robin"
     response = client.http.post(contributor_path(outbox) + "/consent", headers=FORM,
                                 body=form({"level": "anonymous", "channels": ["newsletter"]}))
-    assert response.status_code == 200 and b"Your choices are saved" in response.body
+    assert b"Your choices are saved" in followed(client, response).body
     assert stories.shareable(story_id, "archive") is None
     assert stories.shareable(story_id, "newsletter").attribution == "Anonymous"
     events = [e["event"] for e in stories.get(story_id)["consent_history"]]
@@ -228,7 +237,7 @@ def test_withdrawal_via_link_erases_and_leaves_a_minimal_ledger(client, coordina
     refused = client.http.post(path + "/withdraw", headers=FORM, body=form({}))
     assert refused.status_code == 400 and stories.get(story_id)["status"] == "published"
     response = client.http.post(path + "/withdraw", headers=FORM, body=form({"confirm": "yes"}))
-    assert response.status_code == 200 and b"Your story is withdrawn" in response.body
+    assert b"Your story is withdrawn" in followed(client, response).body
     for channel in ("newsletter", "archive", "social", "reports"):
         assert stories.shareable(story_id, channel) is None
     assert stories.shareable_for("archive") == []
@@ -252,7 +261,7 @@ def test_statuses_move_only_along_allowed_transitions(client, coordinator, outbo
     assert response.status_code == 409
     for status in ("in_review", "rejected", "in_review", "approved", "published", "in_review"):
         assert coord_post(client, coordinator, f"/coordinator/stories/{story_id}/status",
-                          {"status": status}).status_code == 200
+                          {"status": status}).status_code == 303
 
 
 def test_an_edit_is_a_new_version_that_needs_the_contributors_approval(client, coordinator, outbox):
@@ -262,7 +271,8 @@ def test_an_edit_is_a_new_version_that_needs_the_contributors_approval(client, c
     edited = {"title": "Finding my people", "text": "I went to my first group.\n\nIt helped.",
               "content_notes": "bereavement"}
     response = coord_post(client, coordinator, f"/coordinator/stories/{story_id}/versions", edited)
-    assert response.status_code == 200 and b"cannot be published until the contributor approves" in response.body
+    page = followed(client, response, coordinator["headers"])
+    assert b"cannot be published until the contributor approves" in page.body
     story = stories.get(story_id)
     assert story["status"] == "awaiting_approval"
     assert [v["text"] for v in story["versions"]] == [STORY["text"], edited["text"]]
@@ -277,11 +287,11 @@ def test_an_edit_is_a_new_version_that_needs_the_contributors_approval(client, c
     assert "I approve this edited version" in page and "It helped." in page
     stale = client.http.post(path + "/approve", headers=FORM, body=form({"version": "1"}))
     assert stale.status_code == 409
-    assert client.http.post(path + "/approve", headers=FORM, body=form({"version": "2"})).status_code == 200
+    assert client.http.post(path + "/approve", headers=FORM, body=form({"version": "2"})).status_code == 303
     assert stories.get(story_id)["status"] == "in_review"
     for status in ("approved", "published"):
         assert coord_post(client, coordinator, f"/coordinator/stories/{story_id}/status",
-                          {"status": status}).status_code == 200
+                          {"status": status}).status_code == 303
     shared = stories.shareable(story_id, "newsletter")
     assert (shared.version, shared.text, shared.content_notes) == (2, edited["text"], ("bereavement",))
     events = [(e["event"], e["version"]) for e in stories.get(story_id)["consent_history"]]
@@ -297,14 +307,14 @@ def test_contributor_can_decline_an_edit_and_keep_their_words(client, coordinato
     path = contributor_path(outbox)
     assert b"No thanks, keep my version" in client.http.get(path).body
     assert client.http.post(path + "/keep-mine", headers=FORM, body=form({"version": "1"})).status_code == 409
-    assert client.http.post(path + "/keep-mine", headers=FORM, body=form({"version": "2"})).status_code == 200
+    assert client.http.post(path + "/keep-mine", headers=FORM, body=form({"version": "2"})).status_code == 303
     story = stories.get(story_id)
     assert [(int(v["number"]), v["text"], bool(v["approved_at"])) for v in story["versions"]] == [
         (1, STORY["text"], True), (2, "A shorter version.", False), (3, STORY["text"], True)]
     assert story["status"] == "in_review" and story["consent_history"][-1]["event"] == "edit-declined"
     for status in ("approved", "published"):
         assert coord_post(client, coordinator, f"/coordinator/stories/{story_id}/status",
-                          {"status": status}).status_code == 200
+                          {"status": status}).status_code == 303
     assert stories.shareable(story_id, "newsletter").text == STORY["text"]
 
 
@@ -391,7 +401,7 @@ def test_coordinator_can_withdraw_on_request(client, coordinator, outbox):
 
     story_id = published(client, coordinator)
     response = coord_post(client, coordinator, f"/coordinator/stories/{story_id}/withdraw", {"confirm": "yes"})
-    assert response.status_code == 200
+    assert b"Withdrawn: the story" in followed(client, response, coordinator["headers"]).body
     story = stories.get(story_id)
     assert story["status"] == "withdrawn" and story["consent_history"][-1]["method"] == "on-request"
     assert stories.shareable_for("newsletter") == []
@@ -485,5 +495,5 @@ def test_a_coordinator_can_narrow_consent_but_never_widen_it(client, coordinator
     assert stories.get(story_id)["consent"]["level"] == "anonymous"
     narrower = client.http.post(f"/coordinator/stories/{story_id}/consent", headers=coordinator["form_headers"],
                                 body=form({"csrf_token": coordinator["csrf"], "level": "private", "channels": []}))
-    assert narrower.status_code == 200
+    assert narrower.status_code == 303
     assert stories.get(story_id)["consent"]["level"] == "private"
