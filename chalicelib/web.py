@@ -297,6 +297,7 @@ def _explain_or_show(blueprint, path: str, coordinator: bool, methods: list[str]
         return _LATE_GETS.get(path, explained)(**params)
 
     get.__name__ = f"get_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}"
+    get.explains_post_only = True  # type: ignore[attr-defined]
     return get
 
 

@@ -28,9 +28,9 @@ def _safe_next(target: str) -> str:
 
 
 def _sign_in_page(values: dict, next_path: str, errors: dict | None = None, form_error: str = "",
-                  status: int = 200) -> Response:
+                  status: int = 200, headers: dict | None = None) -> Response:
     return web.html(render_page("coordinator/sign_in.html", values=values, errors=errors or {},
-                                form_error=form_error, next=_safe_next(next_path)), status=status)
+                                form_error=form_error, next=_safe_next(next_path)), status=status, headers=headers)
 
 
 @web.route(bp, "/coordinator/sign-in")
@@ -49,7 +49,7 @@ def sign_in():
     except ValidationError as error:
         return _sign_in_page(values, next_path, errors=error.errors, status=400)
     except RateLimited as error:
-        return _sign_in_page(values, next_path, form_error=error.message, status=429)
+        return _sign_in_page(values, next_path, form_error=error.message, status=429, headers=error.headers)
     return web.redirect(_safe_next(next_path), headers={"Set-Cookie": auth.session_cookie(token)})
 
 

@@ -497,3 +497,61 @@ def test_a_coordinator_can_narrow_consent_but_never_widen_it(client, coordinator
                                 body=form({"csrf_token": coordinator["csrf"], "level": "private", "channels": []}))
     assert narrower.status_code == 303
     assert stories.get(story_id)["consent"]["level"] == "private"
+
+
+# ---------------------------------------------------------------- reload, Back and double clicks repeat nothing
+
+def test_reloading_the_thank_you_page_sends_nothing_again(client, outbox):
+    from chalicelib import stories
+
+    form_page = client.http.get("/stories/new").body.decode()
+    submission_id = re.search(r'name="submission_id" value="([^"]+)"', form_page).group(1)
+    response = submit(client, submission_id=submission_id)
+    for _ in range(3):  # reloading is a GET of the thank-you page
+        assert b"Thank you for your story" in followed(client, response).body
+    assert sum(stories.counts_by_status().values()) == 1 and len(outbox.to("robin@example.org")) == 1
+
+
+def test_the_same_form_sent_twice_is_one_story_with_one_receipt_and_one_alert(client, outbox):
+    from chalicelib import stories
+
+    text = "I wanted to end my life that winter."
+    first = submit(client, submission_id="form-1", text=text)
+    second = submit(client, submission_id="form-1", text=text)  # a double click
+    assert first.status_code == second.status_code == 303
+    assert sum(stories.counts_by_status().values()) == 1
+    assert len(outbox.to("robin@example.org")) == 1 and len(outbox.to("safeguarding@peerpost.example.org")) == 1
+    submit(client, submission_id="form-2")  # another form is another story
+    assert sum(stories.counts_by_status().values()) == 2
+
+
+def test_a_corrected_form_keeps_its_submission_id(client, outbox):
+    page = submit(client, title="", submission_id="form-9").body.decode()
+    assert 'name="submission_id" value="form-9"' in page
+
+
+def test_coordinator_and_contributor_actions_answer_with_a_redirect_to_a_get(client, coordinator, outbox):
+    story_id = published(client, coordinator)
+    path = contributor_path(outbox)
+    answers = [
+        coord_post(client, coordinator, f"/coordinator/stories/{story_id}/keep", {"keep": "yes"}),
+        coord_post(client, coordinator, f"/coordinator/stories/{story_id}/consent",
+                   {"level": "first_name", "channels": ["newsletter"]}),
+        client.http.post(path + "/consent", headers=FORM, body=form({"level": "anonymous", "channels": []})),
+    ]
+    notices = [b"Kept on purpose", b"Consent changed as the contributor asked", b"Your choices are saved"]
+    for response, notice in zip(answers, notices):
+        assert response.status_code == 303
+        assert notice in followed(client, response, coordinator["headers"]).body
+    # The page a reload shows says nothing was done unless the redirect said so.
+    assert b"Kept on purpose" not in client.http.get(f"/coordinator/stories/{story_id}", headers=coordinator["headers"]).body
+
+
+def test_the_contributor_reads_their_own_status_in_their_own_words(client, coordinator, outbox):
+    story_id = published(client, coordinator)
+    coord_post(client, coordinator, f"/coordinator/stories/{story_id}/versions",
+               {"title": "Finding my people", "text": "A shorter version."})
+    mine = client.http.get(contributor_path(outbox)).body.decode()
+    assert "Waiting for you to approve the edit" in mine and "Awaiting the contributor" not in mine
+    theirs = client.http.get(f"/coordinator/stories/{story_id}", headers=coordinator["headers"]).body.decode()
+    assert "Awaiting the contributor&#39;s approval" in theirs
