@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PYTHON_313 := $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 $$(command -v python3.13); do \
   "$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: run test test-fast browser-deps bench clean package checkov deploy
+.PHONY: run reset test test-fast browser-deps bench clean package checkov deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON_313)" ]; then echo "Python 3.13 is needed (python3.13 on PATH, or pyenv install 3.13)"; exit 1; fi
@@ -27,8 +27,14 @@ browser-deps: node_modules/.installed
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
+# Local data lives in .peerpost-data (git-ignored) across restarts; `make reset` wipes it.
+DATA_DIR ?= .peerpost-data
+
 run: $(STAMP)
-	$(PY) -m localdev
+	$(PY) -m localdev --data-dir $(DATA_DIR)
+
+reset:
+	rm -rf $(DATA_DIR)
 
 test: $(STAMP) browser-deps checkov
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

@@ -45,7 +45,7 @@ def configure_environment(args) -> None:
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "POWERTOOLS_SERVICE_NAME": "peerpost",
     })
-    # A fresh secret each run is fine: moto's state does not outlive the process either.
+    # Without a data folder a fresh secret each run is fine: the stored data does not outlive the process.
     os.environ.setdefault("PEERPOST_SIGNING_SECRET", secrets.token_urlsafe(32))
 
 
@@ -57,8 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("PEERPOST_MOTO_PORT", 5050)))
     parser.add_argument("--tick", type=float, default=5.0, help="seconds between scheduled-handler runs")
     parser.add_argument("--no-demo", action="store_true", help="start empty, without the demo content")
+    parser.add_argument("--data-dir", default=os.environ.get("PEERPOST_DATA_DIR", ""),
+                        help="keep the stored data in this folder across restarts (make run: .peerpost-data); "
+                             "without it, everything is gone when the process stops")
     args = parser.parse_args(argv)
     started = time.monotonic()
+    from localdev.persist import DataFolder
+
+    folder = DataFolder(args.data_dir, "peerpost") if args.data_dir else None
+    if folder:
+        os.environ["PEERPOST_SIGNING_SECRET"] = folder.signing_secret()  # links in the outbox outlive a restart
     configure_environment(args)
 
     import logging
@@ -82,8 +90,17 @@ def main(argv: list[str] | None = None) -> int:
 
     session = boto3.session.Session(region_name="eu-west-2")
     stack.create_all(session)
-    if not args.no_demo:
-        demo.seed()
+    dynamodb = session.client("dynamodb")
+    if folder and not folder.is_new:
+        kept = folder.restore(dynamodb)
+        data_line = f"  Data:        {args.data_dir} ({kept} items kept from last time; make reset starts afresh)\n"
+    else:
+        if not args.no_demo:
+            demo.seed()
+        data_line = f"  Data:        {args.data_dir} (new; kept across restarts)\n" if folder else ""
+    if folder:
+        folder.save(dynamodb)
+        folder.keep_saving(dynamodb)
 
     from app import app
 
@@ -109,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if args.no_demo else f"  (sign in as {email} / {password})")
         + f"\n  Outbox:      http://{args.host}:{args.outbox_port}/  (JSON: /api/messages)\n"
         f"  moto:        http://{args.host}:{args.moto_port}/\n"
-        "Press Ctrl-C to stop.\n",
+        + data_line
+        + "Press Ctrl-C to stop.\n",
         flush=True,
     )
 
@@ -123,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     stopping.wait()
     print("Stopping PeerPost...", flush=True)
     runner.stop()
+    if folder:
+        folder.stop(dynamodb)
     api.shutdown()
     outbox_server.shutdown()
     moto_server.stop()
