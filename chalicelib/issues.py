@@ -5,13 +5,12 @@ import json
 import secrets as pysecrets
 from datetime import date as Date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib import aws, clock, keys
+from chalicelib.clock import LONDON, london_to_utc  # noqa: F401 - issues.LONDON and issues.london_to_utc stay
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.observability import count, logger
 
-LONDON = ZoneInfo("Europe/London")
 SECTION_KINDS = {"text": "Text", "story": "A shared story", "diary": "Dates for the diary (from events)",
                  "image": "An image with a caption", "cta": "A call to action (a button)"}
 WRITTEN_KINDS = ("text", "image", "cta")  # the kinds with Markdown a coordinator writes
@@ -346,23 +345,6 @@ def parse_test_addresses(raw, trusted: tuple[str, ...] = ()) -> list[str]:
 def check_ready(issue: dict) -> None:
     if issue["requires_approval"] and not issue.get("approved_by"):
         raise Conflict("This issue needs a second coordinator's approval before it can be sent.")
-
-
-def london_to_utc(value: str) -> datetime:
-    """A wall-clock time in Europe/London -> UTC, refusing times that do not exist or happen twice."""
-    try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationError({"send_at": "Enter a date and time, like 2026-12-01 09:00."}) from None
-    if naive.tzinfo is not None:
-        return naive.astimezone(ZoneInfo("UTC"))
-    first, second = naive.replace(tzinfo=LONDON, fold=0), naive.replace(tzinfo=LONDON, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        raise ValidationError({"send_at": "The clocks change at that time, so it happens twice. Choose another."})
-    roundtrip = first.astimezone(ZoneInfo("UTC")).astimezone(LONDON).replace(tzinfo=None)
-    if roundtrip != naive:
-        raise ValidationError({"send_at": "That time does not exist in London (the clocks go forward)."})
-    return first.astimezone(ZoneInfo("UTC"))
 
 
 def check_schedule(issue: dict, send_at_london: str) -> datetime:
