@@ -94,3 +94,46 @@ def test_rendered_newsletter(axe_page, peerpost):
     axe_page.goto(peerpost.base + issue + "/preview.html")
     assert "Dates for the diary" in axe_page.content()
     assert violations(axe_page) == []
+
+
+def coordinator_pages(page, base: str) -> list[str]:
+    """Every coordinator page linked from the overview and from the lists it links to."""
+    found: list[str] = []
+    queue = ["/coordinator"]
+    while queue and len(found) < MAX_PAGES:
+        path = queue.pop(0)
+        if path in found:
+            continue
+        try:
+            response = page.goto(base + path)
+        except PlaywrightError as error:  # exports answer with a download, not a page
+            if "Download is starting" in str(error):
+                continue
+            raise
+        if response is None or response.status >= 400 or "text/html" not in response.headers.get("content-type", ""):
+            continue
+        found.append(path)
+        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
+            target = urlparse(urljoin(base + path, href))
+            if (target.netloc == urlparse(base).netloc and target.path.startswith("/coordinator")
+                    and not any(s in target.path for s in SKIP)):
+                queue.append(target.path)
+    return found
+
+
+def test_no_coordinator_page_scrolls_sideways_on_a_phone(browser, peerpost):
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    try:
+        sign_in(page, peerpost)
+        pages = coordinator_pages(page, peerpost.base)
+        assert len(pages) >= 6 and any("/coordinator/stories/" in p for p in pages)
+        wide = {}
+        for path in pages:
+            page.goto(peerpost.base + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 375:
+                wide[path] = width
+        assert wide == {}
+    finally:
+        context.close()
