@@ -94,3 +94,39 @@ def test_contributor_withdraws_a_published_story_from_the_emailed_link(page, pee
     page.goto(story_url)
     page.get_by_role("heading", name="Withdrawn story").wait_for()
     assert "Withdraw me later" not in page.content() and "twenty minutes" not in page.content()
+
+
+def test_the_safeguarding_alert_link_leads_through_sign_in_to_the_story(page, peerpost):
+    from tests.browser.conftest import COORDINATOR
+
+    peerpost.clear_outbox()
+    page.goto(peerpost.base + "/stories/new")
+    fill_story(page, title="A night I will not forget")
+    page.get_by_label("Your story", exact=True).fill("That night I wanted to end my life.")
+    page.get_by_role("button", name="Send my story").click()
+    page.get_by_role("heading", name="Thank you for your story").wait_for()
+    alert = peerpost.wait_for_message("safeguarding@peerpost.example.org", "Safeguarding")
+    link = re.search(r"http://127\.0\.0\.1:\d+/coordinator/stories/[a-z0-9]+", alert["text"]).group(0)
+
+    page.goto(link)  # signed out
+    page.get_by_role("heading", name="Coordinator sign in").wait_for()
+    page.get_by_label("Email").fill(COORDINATOR[0])
+    page.get_by_label("Password").fill(COORDINATOR[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="A night I will not forget", exact=True).wait_for()
+    assert page.url == link and "Safeguarding:" in page.content()
+
+
+def test_reloading_the_thank_you_page_sends_the_story_once(page, peerpost):
+    page.goto(peerpost.base + "/stories/new")
+    fill_story(page, title="Only once, please", email="once@example.org")
+    page.get_by_role("button", name="Send my story").click()
+    page.get_by_role("heading", name="Thank you for your story").wait_for()
+    page.reload()
+    page.get_by_role("heading", name="Thank you for your story").wait_for()
+    page.go_back()
+    page.go_forward()
+    page.get_by_role("heading", name="Thank you for your story").wait_for()
+    peerpost.wait_for_message("once@example.org", "Thank you for your story")
+    page.goto(peerpost.base + "/coordinator/stories")  # a round trip: the receipt is sent within the request
+    assert [m["subject"] for m in peerpost.messages() if "once@example.org" in m["to"]] == ["Thank you for your story"]
