@@ -177,3 +177,64 @@ def test_emails_never_carry_hostile_markup_raw(peerpost):
 def test_the_check_can_fail():
     assert breakouts('<p>ok</p><img src=x onerror=alert(1)><a href="javascript:x">') != []
     assert breakouts("<p>&lt;script&gt; value=\"onerror=alert\"</p>") == []
+
+
+# ---------------------------------------------------------------- bodies and addresses built to break the server
+
+def _raw(base: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
+    request = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:  # nosec B310 - loopback
+            return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_every_json_route_refuses_deep_nesting_and_lone_surrogates_with_a_400(peerpost):
+    import json
+    import re
+
+    from tests.hardening.test_api_fuzz import bearer_token
+
+    token = bearer_token(peerpost.base)
+    with urllib.request.urlopen(f"{peerpost.base}/openapi.json", timeout=10) as response:  # nosec B310 - loopback
+        document = json.loads(response.read())
+    bodies = {"deep": ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}").encode(),
+              "surrogate": b'{"email": "sam@example.org", "title": "\\ud800", "name": "\\udfff", "password": "\\ud800"}'}
+    checked = []
+    for path, operations in document["paths"].items():
+        if "post" not in operations:
+            continue
+        concrete = re.sub(r"{\w+}", "x", path)
+        for kind, body in bodies.items():
+            status, _, text = _raw(peerpost.base, "POST", concrete, body,
+                                   {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+            assert status == 400, (path, kind, status, text[:200])
+            checked.append(path)
+    assert len(set(checked)) >= 4
+
+
+def test_a_non_ascii_return_address_signs_in_without_dropping_the_connection(peerpost):
+    body = urllib.parse.urlencode({"email": COORDINATOR[0], "password": COORDINATOR[1],
+                                   "next": "/coordinator/stories?status=née"}).encode()
+    status, headers, _ = _raw(peerpost.base, "POST", "/coordinator/sign-in", body,
+                              {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 303 and headers["Location"] == "/coordinator/stories?status=n%C3%A9e"
+
+
+def test_unknown_addresses_are_a_404_page(peerpost):
+    for path in ("/favicon.ico", "/robots.txt", "/no-such-page"):
+        status, headers, text = _raw(peerpost.base, "GET", path)
+        assert status == 404 and headers["Content-Type"].startswith("text/html"), path
+        assert "There is no page at this address" in text
+
+
+def test_a_form_address_opened_in_a_new_tab_is_a_page(peerpost):
+    status, headers, text = _raw(peerpost.base, "GET", "/events/x/register")
+    assert status == 405 and headers["Content-Type"].startswith("text/html") and 'href="/events/x"' in text
