@@ -322,7 +322,7 @@ def as_page(request, response: Response) -> Response:
               500: "Something went wrong on our side"}
     messages = {405: "Please go back and use the form or link on the page.",
                 415: "This address only takes a web form.",
-                500: "Nothing you sent has been shown to anyone. Please try again in a few minutes."}
+                500: "This was our fault, not yours. Please try again in a few minutes."}
     status = response.status_code
     page = render_page("message.html", title=titles.get(status, "Something went wrong"),
                        message=messages.get(status, "Please go back and try again."))

@@ -6,6 +6,7 @@ produce a 5xx, execute, break out of its markup, or be evaluated as a template, 
 from __future__ import annotations
 
 import http.cookiejar
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,14 +57,15 @@ class _Forms(HTMLParser):
 
 
 class _Active(HTMLParser):
-    """Finds markup that would run: PeerPost's pages and emails have no scripts and no inline handlers."""
+    """Finds markup that would run: PeerPost's pages and emails have no inline scripts and no inline
+    handlers; the only scripts are its own files under /static/ (the CSP allows nothing else)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[str] = []
 
     def handle_starttag(self, tag, attrs):
-        if tag == "script":
+        if tag == "script" and not re.fullmatch(r"/static/[\w.-]+\.js", dict(attrs).get("src") or ""):
             self.found.append("<script>")
         self.found += [f"<{tag} {name}=...>" for name, _ in attrs if name.startswith("on")]
         self.found += [f"<{tag} {name}=javascript:>" for name, value in attrs
@@ -176,6 +178,8 @@ def test_emails_never_carry_hostile_markup_raw(peerpost):
 
 def test_the_check_can_fail():
     assert breakouts('<p>ok</p><img src=x onerror=alert(1)><a href="javascript:x">') != []
+    assert breakouts('<script>alert(1)</script>') != [] and breakouts('<script src="//evil.example/x.js"></script>') != []
+    assert breakouts('<script src="/static/editor.js"></script>') == []
     assert breakouts("<p>&lt;script&gt; value=\"onerror=alert\"</p>") == []
 
 
@@ -198,7 +202,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def test_every_json_route_refuses_deep_nesting_and_lone_surrogates_with_a_400(peerpost):
     import json
-    import re
 
     from tests.hardening.test_api_fuzz import bearer_token
 
