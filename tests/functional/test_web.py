@@ -61,6 +61,21 @@ def test_the_safeguarding_alert_link_lands_on_the_story_after_sign_in(client, ou
     assert story.status_code == 200 and b"Safeguarding:" in story.body
 
 
+def test_every_coordinator_page_is_returned_to_by_its_real_address(client, outbox):
+    from urllib.parse import parse_qs, urlparse
+
+    from app import app
+
+    checked = 0
+    for pattern, methods in app.routes.items():
+        if pattern.startswith("/coordinator/") and "{" in pattern and "GET" in methods:
+            concrete = re.sub(r"{\w+}", "ab12", pattern)
+            location = client.http.get(concrete).headers["Location"]
+            assert parse_qs(urlparse(location).query)["next"] == [concrete], pattern
+            checked += 1
+    assert checked >= 8  # stories, events and issues alike
+
+
 def test_the_return_address_keeps_the_query(client, outbox):
     response = client.http.get("/coordinator/stories?status=new")
     assert response.headers["Location"] == "/coordinator/sign-in?next=%2Fcoordinator%2Fstories%3Fstatus%3Dnew"
