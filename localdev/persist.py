@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 SNAPSHOT = "table.json"
-SECRET = "signing-secret"
+SECRET_FILE = "signing-secret"  # nosec B105 - the name of the file the local secret is kept in, not a secret
 EVERY_SECONDS = 2.0
 
 
@@ -56,7 +56,7 @@ class DataFolder:
     def signing_secret(self) -> str:
         """The same secret across restarts, so links already in the outbox keep working."""
         self.path.mkdir(parents=True, exist_ok=True)
-        secret_file = self.path / SECRET
+        secret_file = self.path / SECRET_FILE
         if not secret_file.is_file():
             self._write(secret_file, secrets.token_urlsafe(32).encode())
             os.chmod(secret_file, 0o600)
