@@ -33,6 +33,27 @@ def _request_handler():
     return LocalRequestHandler
 
 
+def _greedy_route_matcher():
+    """API Gateway's /{proxy+} catches an unknown path of any depth; chalice local's matcher only
+    one segment. Unmatched paths go to the catch-all here too, so /a/b/c gets the 404 page as deployed."""
+    from chalice import local
+
+    class GreedyRouteMatcher(local.RouteMatcher):
+        def match_route(self, url: str) -> local.MatchResult:
+            try:
+                return super().match_route(url)
+            except ValueError:
+                if "/{proxy+}" not in self.route_urls:
+                    raise
+                from urllib.parse import parse_qs, urlparse
+
+                parsed = urlparse(url)
+                return local.MatchResult("/{proxy+}", {"proxy": parsed.path.strip("/")},
+                                         parse_qs(parsed.query, keep_blank_values=True))
+
+    local.RouteMatcher = GreedyRouteMatcher
+
+
 def configure_environment(args) -> None:
     """Point boto3 at moto and PeerPost at local settings, before anything builds a client."""
     # moto accepts any credentials; these dummies keep boto3 from looking for real ones.
@@ -105,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from app import app
 
     RequestHandler = _request_handler()
+    _greedy_route_matcher()
 
     config = Config.create(chalice_stage="local", app_name="peerpost", lambda_timeout=300)
     from chalice.local import ThreadedHTTPServer

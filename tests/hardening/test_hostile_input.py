@@ -232,7 +232,7 @@ def test_a_non_ascii_return_address_signs_in_without_dropping_the_connection(pee
 
 
 def test_unknown_addresses_are_a_404_page(peerpost):
-    for path in ("/favicon.ico", "/robots.txt", "/no-such-page"):
+    for path in ("/favicon.ico", "/robots.txt", "/no-such-page", "/a/b/c/deeper", "/coordinator/no/such/page"):
         status, headers, text = _raw(peerpost.base, "GET", path)
         assert status == 404 and headers["Content-Type"].startswith("text/html"), path
         assert "There is no page at this address" in text
