@@ -83,3 +83,38 @@ def test_the_editor_works_without_javascript(browser, peerpost):
         assert page.locator("fieldset.card legend").all_inner_texts() == ["1. Dates for the diary (from events)", "2. Text"]
     finally:
         context.close()
+
+
+def test_the_editor_with_errors_the_confirmation_pages_and_an_archived_issue_pass_axe(browser, peerpost):
+    from tests.browser.test_accessibility import violations
+
+    context = browser.new_context(bypass_csp=True)  # axe is injected as a script
+    page = context.new_page()
+    try:
+        sign_in(page, peerpost)
+        page.goto(peerpost.base + "/coordinator/issues/new")
+        page.get_by_label("Kind of section").select_option("image")
+        page.get_by_role("button", name="Add this section").click()
+        page.locator("#section-1").get_by_label("Heading").fill("A picture")
+        page.get_by_role("button", name="Save draft").first.click()
+        page.get_by_text("There is a problem").wait_for()
+        assert violations(page) == []
+        page.goto(peerpost.base + "/coordinator/issues")
+        page.get_by_role("link", name="Spotlight on parents").click()
+        page.get_by_role("link", name="Send now").click()
+        assert violations(page) == []
+        page.go_back()
+        page.get_by_label("Or send at (London time)").fill("2099-07-01T09:00")
+        page.get_by_role("button", name="Schedule").click()
+        page.get_by_role("heading", name=re.compile("^Schedule")).wait_for()
+        assert violations(page) == []
+        page.go_back()
+        page.get_by_role("link", name="Send now").click()
+        page.get_by_role("button", name=re.compile("Yes, send it")).click()
+        page.get_by_text("Done: every recipient has an outcome").wait_for(timeout=60_000)
+        page.goto(peerpost.base + "/archive")
+        page.get_by_role("link", name="Spotlight on parents").click()
+        assert "/archive/2026-" in page.url or "/archive/20" in page.url
+        assert violations(page) == []
+    finally:
+        context.close()
