@@ -205,10 +205,10 @@ CONSENT_RECHECK_SECONDS = 1.0
 class ConsentWatch:
     """Keeps every copy true to the stories' consent as it is now, to within a second.
 
-    Before the first copy of each queue message, and then at most once a second, the stories the held rendering shows are
-    read again. If any was withdrawn or narrowed (or its words changed), the copy is built from a
-    rendering that shows them as they are now: the stored one if another sender already redid it,
-    otherwise a new one. An issue with no stories costs no reads at all."""
+    Before the first copy of each queue message, and then at most once a second, the stories the
+    held rendering shows are read again. If any was withdrawn or narrowed (or its words changed),
+    the copy is built from a rendering that shows them as they are now: the stored one if another
+    sender already redid it, otherwise a new one. An issue with no stories costs no reads at all."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
