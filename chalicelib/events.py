@@ -9,27 +9,30 @@ choose which transaction to attempt; a stale read makes the transaction fail and
   confirmed places taken
   waiting   people in the queue (GSI2 partition QUEUE#<event>, in arrival order)
   seq       the arrival counter: every registration attempt takes the next number first
+
+A place counts only once the person confirms by email: the form stores a "pending" request and mails a
+confirmation link, and only pressing its button takes a place or joins the queue. So the counts a
+stranger can see never move because of an address they typed, and never tell them it was registered.
 """
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import re
 import secrets as _random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from chalicelib import aws, claims, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
-from chalicelib.forms import clean_line
+from chalicelib.forms import clean_line, clean_text, strip_controls
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
 
-LONDON = ZoneInfo("Europe/London")
 MODES = {
     "open": "Open registration",
     "waitlist": "Waiting list only (for example, training with no date yet)",
@@ -37,7 +40,9 @@ MODES = {
 }
 STATUSES = ("scheduled", "cancelled", "past")
 ACTIVE = ("confirmed", "offered", "waiting")
-ENDED = ("cancelled", "left", "declined", "expired")
+ENDED = ("cancelled", "left", "declined", "expired", "withdrawn")
+PENDING = "pending"   # asked for by the form, not yet confirmed from the email: counts for nothing
+PENDING_HOURS = 48
 ACCESS_CONSENT_VERSION = "access-needs-2026-11"
 ACCESS_CONSENT_WORDING = (
     "I agree that PeerPost may keep what I write about my access needs, which may be about my health, "
@@ -45,7 +50,7 @@ ACCESS_CONSENT_WORDING = (
     "after the event."
 )
 MAX_ATTEMPTS = 25
-MAX_TITLE, MAX_TEXT, MAX_NAME, MAX_NEEDS = 150, 300, 80, 1000
+MAX_TITLE, MAX_TEXT, MAX_NAME, MAX_NEEDS, MAX_MESSAGE = 150, 300, 80, 1000, 1000
 
 
 @dataclass(frozen=True)
@@ -103,21 +108,17 @@ def has_started(event: dict) -> bool:
     return bool(event.get("starts_at")) and clock.parse_iso(event["starts_at"]) <= clock.now()
 
 
-def _clock_text(moment: datetime) -> str:
-    hour = moment.strftime("%-I")
-    text = f"{hour}:{moment.minute:02d}" if moment.minute else hour
-    return text + ("am" if moment.hour < 12 else "pm")
-
-
 def when(event: dict) -> str:
+    """Written as every page and email writes a time: the `london` filter, the end's day only if it differs."""
+    from chalicelib.rendering import environment
+
     if not event.get("starts_at"):
         return "To be confirmed"
-    start = clock.parse_iso(event["starts_at"]).astimezone(LONDON)
-    end = clock.parse_iso(event["ends_at"]).astimezone(LONDON)
-    day = start.strftime("%A %-d %B %Y")
+    london = environment().filters["london"]
+    start, end = clock.in_london(event["starts_at"]), clock.in_london(event["ends_at"])
     if end.date() == start.date():
-        return f"{day}, {_clock_text(start)} to {_clock_text(end)}"
-    return f"{day}, {_clock_text(start)} to {end.strftime('%A %-d %B %Y')}, {_clock_text(end)}"
+        return f"{london(start)} to {london(end, '%-I:%M%p')}"
+    return f"{london(start)} to {london(end)}"
 
 
 def where(event: dict) -> str:
@@ -135,37 +136,58 @@ def places_left(event: dict) -> int | None:
     return int(event["free"]) if int(event["waiting"]) == 0 else 0
 
 
-def availability(event: dict) -> str:
+class Availability(enum.Enum):
+    """What someone arriving at an event can do now. Rules use this; labels are derived from it."""
+
+    CANCELLED = "cancelled"
+    FINISHED = "finished"
+    STARTED = "started"
+    CONTACT = "contact"
+    PLACES = "places"
+    WAITING_LIST = "waiting-list"
+    FULL = "full"
+
+
+OPEN = (Availability.PLACES, Availability.WAITING_LIST)
+_ACTIONS = {Availability.CONTACT: "Contact the coordinator", Availability.PLACES: "Reserve a place",
+            Availability.WAITING_LIST: "Join the waiting list", Availability.FULL: "Full"}
+_LABELS = {Availability.CANCELLED: "Cancelled", Availability.FINISHED: "This event has finished",
+           Availability.STARTED: "Registration is closed", Availability.CONTACT: "Contact the coordinator",
+           Availability.WAITING_LIST: "Waiting list open", Availability.FULL: "Full"}
+
+
+def availability_of(event: dict) -> Availability:
     state = status(event)
-    if state != "scheduled":
-        return {"cancelled": "Cancelled", "past": "This event has finished"}[state]
+    if state == "cancelled":
+        return Availability.CANCELLED
+    if state == "past":
+        return Availability.FINISHED
+    if has_started(event):
+        return Availability.STARTED
     if event["mode"] == "contact":
-        return "Contact the coordinator"
+        return Availability.CONTACT
     if event["mode"] == "waitlist":
-        return "Waiting list open"
+        return Availability.WAITING_LIST
     left = places_left(event)
-    if left is None:
-        return "Places available"
-    if left > 0:
-        return f"{left} place{'s' if left != 1 else ''} left"
-    return "Waiting list open" if event.get("waiting_list", True) else "Full"
+    if left is None or left > 0:
+        return Availability.PLACES
+    return Availability.WAITING_LIST if event.get("waiting_list", True) else Availability.FULL
+
+
+def availability(event: dict) -> str:
+    found = availability_of(event)
+    if found is Availability.PLACES:
+        left = places_left(event)
+        return "Places available" if left is None else f"{left} place{'s' if left != 1 else ''} left"
+    return _LABELS[found]
 
 
 def how_to_register(event: dict) -> str:
-    if status(event) != "scheduled":
-        return "Registration is closed"
-    if event["mode"] == "contact":
-        return "Contact the coordinator"
-    if event["mode"] == "waitlist":
-        return "Join the waiting list"
-    left = places_left(event)
-    if left is None or left > 0:
-        return "Reserve a place"
-    return "Join the waiting list" if event.get("waiting_list", True) else "Full"
+    return _ACTIONS.get(availability_of(event), "Registration is closed")
 
 
 def can_register(event: dict) -> bool:
-    return how_to_register(event) in ("Reserve a place", "Join the waiting list") and not has_started(event)
+    return availability_of(event) in OPEN
 
 
 def _entry(event: dict) -> DiaryEntry:
@@ -205,11 +227,6 @@ def all_events() -> list[dict]:
 
 # ---------------------------------------------------------------- coordinator: create and edit
 
-def _local_to_utc(day: str, at: str) -> datetime:
-    moment = datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=LONDON)
-    return moment.astimezone(timezone.utc)
-
-
 EVENT_MODEL = Model("Event", (
     Field("title", required=True, max_length=MAX_TITLE),
     Field("audience", required=True, max_length=MAX_TEXT, description="Who the event is for"),
@@ -226,8 +243,10 @@ EVENT_MODEL = Model("Event", (
 ))
 
 
-def parse_event(data: dict) -> dict:
-    """Form fields to event attributes; raises ValidationError with a message per field."""
+def parse_event(data: dict, current: dict | None = None) -> dict:
+    """Form fields to event attributes; raises ValidationError with a message per field.
+
+    A date in the past is refused, unless it is the date `current` (the event being edited) already has."""
     errors: dict[str, str] = {}
     text = {k: clean_line(data.get(k)) for k in ("title", "audience", "venue", "contact")}
     online_url = str(data.get("online_url", "")).strip()
@@ -245,13 +264,23 @@ def parse_event(data: dict) -> dict:
     if not tbc:
         day, start, end = (str(data.get(k, "")).strip() for k in ("date", "start_time", "end_time"))
         try:
-            begin = _local_to_utc(day, start)
-            finish = _local_to_utc(day, end)
-            if finish <= begin:
-                errors["end_time"] = "The end must be after the start."
-            starts_at, ends_at = clock.iso(begin), clock.iso(finish)
+            datetime.fromisoformat(f"{day}T{start}")
+            datetime.fromisoformat(f"{day}T{end}")
         except ValueError:
             errors["date"] = "Enter a date and start and end times, or tick 'Date to be confirmed'."
+        else:
+            try:
+                begin = clock.london_to_utc(f"{day}T{start}", field="start_time")
+                finish = clock.london_to_utc(f"{day}T{end}", field="end_time")
+            except ValidationError as error:
+                errors.update(error.errors)
+            else:
+                starts_at, ends_at = clock.iso(begin), clock.iso(finish)
+                if finish <= begin:
+                    errors["end_time"] = "The end must be after the start."
+                elif begin <= clock.now() and not _same_date(current, starts_at, ends_at):
+                    errors["date"] = ("That date and time has already passed. Choose a date and time in the "
+                                      "future, or tick 'Date to be confirmed'.")
     capacity_raw = str(data.get("capacity", "")).strip()
     capacity = None
     if capacity_raw:
@@ -271,14 +300,17 @@ def parse_event(data: dict) -> dict:
             "waiting_list": str(data.get("waiting_list", "")).lower() in {"yes", "on", "true", "1"}}
 
 
+def _same_date(event: dict | None, starts_at: str, ends_at: str) -> bool:
+    return bool(event) and (event.get("starts_at", ""), event.get("ends_at", "")) == (starts_at, ends_at)
+
+
 def form_values(event: dict) -> dict:
     """An event as the edit form shows it (times in Europe/London)."""
     values = {k: event.get(k, "") for k in ("title", "audience", "venue", "online_url", "contact", "mode")}
     values["capacity"] = str(event["capacity"]) if event.get("capacity") else ""
     values["waiting_list"] = "yes" if event.get("waiting_list", True) else ""
     if event.get("starts_at"):
-        start = clock.parse_iso(event["starts_at"]).astimezone(LONDON)
-        end = clock.parse_iso(event["ends_at"]).astimezone(LONDON)
+        start, end = clock.in_london(event["starts_at"]), clock.in_london(event["ends_at"])
         values.update(date=start.strftime("%Y-%m-%d"), start_time=start.strftime("%H:%M"),
                       end_time=end.strftime("%H:%M"), tbc="")
     else:
@@ -286,7 +318,19 @@ def form_values(event: dict) -> dict:
     return values
 
 
+def form_key(form_id: str) -> str:
+    """The id an event created from one rendering of the form gets, so a second submission creates nothing."""
+    return keyed_hash("event-form", str(form_id))[:12].lower()
+
+
+def new_form_id() -> str:
+    return _random.token_urlsafe(16)
+
+
 def create(fields: dict, event_id: str | None = None) -> dict:
+    """The new event; if `event_id` exists already (a repeated submission), that one, and nothing is created."""
+    from botocore.exceptions import ClientError
+
     event_id = event_id or _random.token_hex(6)
     now = clock.iso()
     capacity = fields["capacity"]
@@ -298,7 +342,12 @@ def create(fields: dict, event_id: str | None = None) -> dict:
         "held": 0, "confirmed": 0, "waiting": 0, "seq": 0, "version": 1,
         "status": "scheduled", "created_at": now, "updated_at": now,
     }
-    aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+    try:
+        aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return get_or_404(event_id)
+        raise
     count("EventsCreated")
     return item
 
@@ -307,14 +356,24 @@ def _free_for(limited: bool, capacity: int, mode: str, confirmed: int, held: int
     return max(0, capacity - confirmed - held) if limited and mode == "open" else 0
 
 
-def update(event_id: str, fields: dict) -> dict:
-    """Edit an event. Changed time or place is sent to attendees; new places go to the queue first."""
+def update(event_id: str, fields: dict) -> tuple[dict, int]:
+    """Edit an event; returns it and how many people were told of a changed time or place.
+
+    New places go to the queue first. A date can only move into the future: a past date would tell
+    everyone a time that has gone and make the event look finished."""
     from botocore.exceptions import ClientError
 
     for _ in range(MAX_ATTEMPTS):
         event = get_or_404(event_id)
         if event["status"] == "cancelled":
             raise Conflict("This event is cancelled and can no longer be edited.")
+        if event.get("anonymised_at"):
+            raise Conflict("This event has taken place and its attendees' details have been deleted. "
+                           "Create a new event instead.")
+        if (fields["starts_at"] and not _same_date(event, fields["starts_at"], fields["ends_at"])
+                and clock.parse_iso(fields["starts_at"]) <= clock.now()):
+            raise ValidationError({"date": "That date and time has already passed. Choose a date and time in the "
+                                           "future, or tick 'Date to be confirmed'."})
         capacity = fields["capacity"]
         limited = capacity is not None
         confirmed, held = int(event["confirmed"]), int(event["held"])
@@ -343,30 +402,85 @@ def update(event_id: str, fields: dict) -> dict:
             raise
         updated = get_or_404(event_id)
         moved = any(event.get(k, "") != updated.get(k, "") for k in ("starts_at", "ends_at", "venue", "online_url"))
-        if moved:
-            _notify_change(updated)
+        told = _notify_change(updated) if moved else 0
         offer_free_places(event_id)
-        return updated
+        return get_or_404(event_id), told
     raise Conflict("The event changed while you were editing it. Please try again.")
 
 
-def cancel_event(event_id: str) -> dict:
+@dataclass(frozen=True)
+class Affected:
+    """Who a cancellation reaches: the exact numbers its confirmation page shows."""
+
+    confirmed: int
+    waiting: int
+    offered: int
+
+    @property
+    def total(self) -> int:
+        return self.confirmed + self.waiting + self.offered
+
+
+def affected(event_id: str) -> Affected:
+    regs = registrations(event_id)
+    return Affected(*(sum(r["status"] == s for r in regs) for s in ("confirmed", "waiting", "offered")))
+
+
+def parse_cancel_message(data: dict) -> str:
+    message = clean_text(data.get("message"))
+    if len(message) > MAX_MESSAGE:
+        raise ValidationError({"message": f"Use at most {MAX_MESSAGE} characters."})
+    return message
+
+
+def cancel_event(event_id: str, message: str = "") -> tuple[dict, Affected]:
+    """Cancel, withdraw open offers, and tell everyone registered, offered or waiting, once each.
+
+    Repeating it (a double click, or the retry a failed send asks for) emails only those not yet told."""
     from botocore.exceptions import ClientError
 
-    event = get_or_404(event_id)
+    get_or_404(event_id)
     try:
         aws.table().update_item(
-            Key=keys.event(event_id), UpdateExpression="SET #s = :c, #v = #v + :one, updated_at = :now",
+            Key=keys.event(event_id),
+            UpdateExpression="SET #s = :c, #v = #v + :one, updated_at = :now, cancelled_at = :now, cancel_message = :m",
             ConditionExpression="#s = :s", ExpressionAttributeNames={"#s": "status", "#v": "version"},
-            ExpressionAttributeValues={":c": "cancelled", ":s": "scheduled", ":one": 1, ":now": clock.iso()})
+            ExpressionAttributeValues={":c": "cancelled", ":s": "scheduled", ":one": 1, ":now": clock.iso(),
+                                       ":m": message})
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
     event = get_or_404(event_id)
-    _tell_each(event, [r for r in registrations(event_id) if r["status"] in ACTIVE],
-               f"event-cancelled#{event_id}", "cancelled_event")
+    for reg in registrations(event_id):
+        if reg["status"] == "offered":
+            _withdraw_offer(event_id, reg)
+    told = [r for r in registrations(event_id) if r["status"] in ("confirmed", "waiting", "withdrawn")
+            and (r["status"] != "withdrawn" or r.get("withdrawn_by_cancellation"))]
+    reached = Affected(*(sum(r["status"] == s for r in told) for s in ("confirmed", "waiting", "withdrawn")))
+    _tell_each(event, told, f"event-cancelled#{event_id}", "cancelled_event")
+    for reg in registrations(event_id):  # nobody needs arrangements for an event that will not happen
+        if "access_needs" in reg:
+            _forget_access_needs(event_id, reg["registration_id"])
     count("EventsCancelled")
-    return event
+    return event, reached
+
+
+def _withdraw_offer(event_id: str, reg: dict) -> None:
+    try:
+        _transact([
+            _event_change(event_id, {"held": -1}, "held > :zero", {":zero": 0}),
+            _registration_change(event_id, reg["registration_id"], "withdrawn", "#s = :o AND offer_expires_at = :exp",
+                                 {":o": "offered", ":exp": reg["offer_expires_at"], ":yes": True},
+                                 extra_set=", withdrawn_by_cancellation = :yes", remove="GSI2PK, GSI2SK"),
+        ])
+    except _Cancelled:
+        return  # answered or withdrawn a moment ago
+
+
+def _forget_access_needs(event_id: str, rid: str) -> None:
+    aws.table().update_item(
+        Key=keys.registration(event_id, rid), UpdateExpression="SET access_needs_deleted_at = :now REMOVE access_needs",
+        ExpressionAttributeValues={":now": clock.iso()})
 
 
 # ---------------------------------------------------------------- transactions
@@ -426,6 +540,8 @@ def _event_change(event_id: str, add: dict[str, int], condition: str, values: di
 def _registration_change(event_id: str, rid: str, new_status: str, condition: str, values: dict,
                          extra_set: str = "", remove: str = "") -> tuple[str, dict]:
     now = clock.iso()
+    if new_status in ENDED:  # someone who is no longer coming needs no arrangements: forget them now
+        remove = ", ".join(filter(None, [remove, "access_needs, access_consent"]))
     expression = (f"SET #s = :new, updated_at = :now, history = list_append(history, :h){extra_set}"
                   + (f" REMOVE {remove}" if remove else ""))
     return ("Update", {
@@ -553,7 +669,7 @@ def parse_registration(data: dict) -> Registration:
         email = normalise_email(str(data.get("email", "")))
     except ValidationError as exc:
         errors.update(exc.errors)
-    needs = str(data.get("access_needs", "")).strip()
+    needs = clean_text(data.get("access_needs"))
     consent = str(data.get("access_consent", "")).lower() in {"yes", "on", "true", "1"} or data.get("access_consent") is True
     if len(needs) > MAX_NEEDS:
         errors["access_needs"] = f"Use at most {MAX_NEEDS} characters."
@@ -575,31 +691,104 @@ def _ensure_open(event: dict) -> None:
         raise Conflict(f"To take part, please contact the coordinator: {event.get('contact', '')}")
 
 
-def register(event_id: str, person: Registration, client: str = "") -> dict:
-    """Confirm a place if one is free to the public, else join the waiting list (if it has one).
+def request_registration(event_id: str, person: Registration, client: str = "") -> None:
+    """What the public form does: keep the request as "pending" and email the address a link to confirm it.
 
-    The caller always shows the same page: whether this address was already registered is only ever
-    told to the address itself, by email."""
+    Nothing counts until the confirmation, so nothing a stranger can see moves, and the caller always
+    shows the same page: whether this address was already registered is only ever told to the address."""
+    from botocore.exceptions import ClientError
+
     if client:  # one machine registering many addresses would be mailing strangers
         ratelimit.enforce("event-register-client", client, get_settings().event_registrations_per_client_per_hour)
     event = get_or_404(event_id)
     _ensure_open(event)
-    if how_to_register(event) == "Full" and not event.get("waiting_list", True):
+    if availability_of(event) is Availability.FULL:
+        raise Conflict("This event is full and has no waiting list.")
+    rid = registration_id(event_id, person.email)
+    existing = get_registration(event_id, rid)
+    if existing and existing["status"] in ACTIVE:
+        _already_registered(event, existing)
+        return
+    now = clock.now()
+    keep = existing and existing["status"] == PENDING and int(existing.get("expires_at", 0)) > clock.epoch()
+    item = {
+        **keys.registration(event_id, rid), "registration_id": rid, "event_id": event_id, "status": PENDING,
+        "name": person.name, "email": person.email, "created_at": clock.iso(now), "updated_at": clock.iso(now),
+        "request_nonce": existing["request_nonce"] if keep else _random.token_urlsafe(12),
+        "expires_at": clock.epoch() + PENDING_HOURS * 3600 + 3600,  # DynamoDB's TTL deletes what nobody confirms
+    }
+    if person.access_needs:
+        item["access_needs"] = person.access_needs
+    try:
+        aws.table().put_item(
+            Item=item, ConditionExpression="attribute_not_exists(PK) OR #s IN (" +
+            ", ".join(f":e{i}" for i in range(len(ENDED) + 1)) + ")",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={f":e{i}": s for i, s in enumerate((*ENDED, PENDING))})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        reg = get_registration(event_id, rid)  # confirmed a moment ago
+        if reg and reg["status"] in ACTIVE:
+            _already_registered(event, reg)
+        return
+    count("EventRegistrationRequests")
+    if ratelimit.allow("event-request", f"{event_id}#{person.email.lower()}", 3):  # a flood of repeats sends a few
+        _send(event, item, "request")
+
+
+def from_confirm_token(token: str) -> tuple[dict, dict]:
+    """The event and the registration a confirmation link is for (pending, or already confirmed by it)."""
+    payload = tokens.verify("event-confirm", token, max_age_seconds=PENDING_HOURS * 3600)
+    if not isinstance(payload, list) or len(payload) != 3:
+        raise InvalidToken("This link is incomplete or has been changed. Please use the link from your email.")
+    event = get(str(payload[0]))
+    reg = get_registration(str(payload[0]), str(payload[1])) if event else None
+    if not event or not reg or reg.get("request_nonce") != payload[2] or reg.get("anonymised_at"):
+        raise NotFound("We could not find this request. It may have expired; you can register again from the "
+                       "event page.")
+    return event, reg
+
+
+def confirm_registration(token: str) -> tuple[dict, dict]:
+    """The press of the email's button: the request takes a place, or joins the waiting list, now."""
+    event, reg = from_confirm_token(token)
+    if reg["status"] != PENDING:
+        return event, reg  # a second press, or confirmed already: nothing twice
+    person = Registration(reg["name"], reg["email"], reg.get("access_needs", ""), bool(reg.get("access_needs")))
+    return event, register(event["event_id"], person, request_nonce=reg["request_nonce"])
+
+
+def confirm_token(reg: dict) -> str:
+    return tokens.sign("event-confirm", [reg["event_id"], reg["registration_id"], reg["request_nonce"]])
+
+
+def register(event_id: str, person: Registration, request_nonce: str = "") -> dict:
+    """Confirm a place if one is free to the public, else join the waiting list (if it has one).
+
+    With `request_nonce`, only the pending request carrying it becomes the registration."""
+    event = get_or_404(event_id)
+    _ensure_open(event)
+    if availability_of(event) is Availability.FULL:
         raise Conflict("This event is full and has no waiting list.")
     rid = registration_id(event_id, person.email)
     arrival = _next_arrival(event_id)
     for attempt in range(MAX_ATTEMPTS):
         event = get_or_404(event_id)
         _ensure_open(event)
-        new_status, items = _registration_attempt(event, rid, arrival, person)
+        new_status, items = _registration_attempt(event, rid, arrival, person, request_nonce)
         try:
             _transact(items)
         except _Cancelled as cancelled:
             if 1 in cancelled.failed:
                 reg = get_registration(event_id, rid)
                 if reg and reg["status"] in ACTIVE:
-                    _already_registered(event, reg)
+                    if not request_nonce:
+                        _already_registered(event, reg)
                     return reg
+                if request_nonce:
+                    raise NotFound("We could not find this request. It may have expired; you can register "
+                                   "again from the event page.") from None
             if 0 in cancelled.failed and new_status == "waiting" and not event.get("waiting_list", True):
                 raise Conflict("This event is full and has no waiting list.") from None
             _pause(attempt)
@@ -625,7 +814,7 @@ def _next_arrival(event_id: str) -> int:
     return int(result["Attributes"]["seq"])
 
 
-def _registration_attempt(event: dict, rid: str, arrival: int, person: Registration):
+def _registration_attempt(event: dict, rid: str, arrival: int, person: Registration, request_nonce: str = ""):
     event_id, now = event["event_id"], clock.iso()
     scheduled = {":scheduled": "scheduled", ":open": "open", ":zero": 0, ":true": True}
     left = places_left(event)
@@ -657,12 +846,19 @@ def _registration_attempt(event: dict, rid: str, arrival: int, person: Registrat
         item["confirmed_at"] = now
     else:
         item.update(keys.queue_index(event_id, arrival))
-    put = ("Put", {
-        "Item": item,
-        "ConditionExpression": "attribute_not_exists(PK) OR #s IN (:e0, :e1, :e2, :e3)",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {f":e{i}": s for i, s in enumerate(ENDED)},
-    })
+    if request_nonce:  # the pending request this confirms, and only while it is still pending
+        item["request_nonce"] = request_nonce
+        put = ("Put", {"Item": item, "ConditionExpression": "#s = :pending AND request_nonce = :n",
+                       "ExpressionAttributeNames": {"#s": "status"},
+                       "ExpressionAttributeValues": {":pending": PENDING, ":n": request_nonce}})
+    else:
+        put = ("Put", {
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(PK) OR #s IN (" +
+            ", ".join(f":e{i}" for i in range(len(ENDED) + 1)) + ")",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {f":e{i}": s for i, s in enumerate((*ENDED, PENDING))},
+        })
     return new_status, [change, put]
 
 
@@ -676,12 +872,13 @@ def get_registration(event_id: str, rid: str) -> dict | None:
     return aws.table().get_item(Key=keys.registration(event_id, rid), ConsistentRead=True).get("Item")
 
 
-def registrations(event_id: str) -> list[dict]:
+def registrations(event_id: str, include_pending: bool = False) -> list[dict]:
+    """Registrations in arrival order; requests nobody has confirmed yet only when asked for."""
     from boto3.dynamodb.conditions import Key
 
     items = aws.query_items(KeyConditionExpression=Key("PK").eq(keys.event_partition(event_id))
                             & Key("SK").begins_with(keys.registration_prefix()), ConsistentRead=True)
-    return sorted(items, key=lambda r: int(r["arrival"]))
+    return sorted((r for r in items if include_pending or r["status"] != PENDING), key=lambda r: int(r.get("arrival", 0)))
 
 
 def position(reg: dict) -> int | None:
@@ -714,6 +911,8 @@ def offer_token(reg: dict) -> str:
 
 def links(reg: dict) -> dict[str, str]:
     base = get_settings().public_base_url
+    if reg["status"] == PENDING:
+        return {"confirm_url": f"{base}/events/confirm/{confirm_token(reg)}", "manage_url": ""}
     found = {"manage_url": f"{base}/events/registration/{manage_token(reg)}"}
     if reg["status"] == "offered":
         found["offer_url"] = f"{base}/events/offer/{offer_token(reg)}"
@@ -729,7 +928,7 @@ def _from_token(purpose: str, token: str) -> tuple[dict, dict, list]:
         raise InvalidToken("This link is incomplete or has been changed. Please use the link from your email.")
     event = get(str(payload[0]))
     reg = get_registration(str(payload[0]), str(payload[1])) if event else None
-    if not event or not reg or int(reg["arrival"]) != int(payload[2]) or reg.get("anonymised_at"):
+    if not event or not reg or int(reg.get("arrival", -1)) != int(payload[2]) or reg.get("anonymised_at"):
         raise NotFound(_GONE)
     return event, reg, payload
 
@@ -797,8 +996,8 @@ def from_offer_token(token: str) -> tuple[dict, dict, str]:
         return event, reg, "open"
     if reg["status"] == "confirmed" and reg.get("accepted_offer") == offer_expiry:
         return event, reg, "accepted"
-    if reg["status"] == "expired" and reg.get("offer_expires_at") == offer_expiry:
-        return event, reg, "expired"
+    if reg["status"] in ("expired", "declined", "withdrawn") and reg.get("offer_expires_at") == offer_expiry:
+        return event, reg, reg["status"]
     return event, reg, "gone"
 
 
@@ -812,7 +1011,8 @@ def accept_offer(token: str) -> tuple[dict, dict, str]:
     event_id, rid = event["event_id"], reg["registration_id"]
     try:
         _transact([
-            _event_change(event_id, {"held": -1, "confirmed": 1}, "held > :zero", {":zero": 0}),
+            _event_change(event_id, {"held": -1, "confirmed": 1}, "#s = :scheduled AND held > :zero",
+                          {":zero": 0, ":scheduled": "scheduled"}),
             _registration_change(event_id, rid, "confirmed", "#s = :o AND offer_expires_at = :exp AND :now < offer_expires_at",
                                  {":o": "offered", ":exp": reg["offer_expires_at"], ":now": clock.iso()},
                                  extra_set=", confirmed_at = :now, accepted_offer = :exp", remove="GSI2PK, GSI2SK"),
@@ -917,7 +1117,7 @@ def anonymise_past() -> int:
         if not finished or event.get("anonymised_at"):
             continue
         anonymise = clock.parse_iso(event.get("ends_at") or event["updated_at"]) <= cutoff
-        for reg in registrations(event["event_id"]):
+        for reg in registrations(event["event_id"], include_pending=True):
             if anonymise and not reg.get("anonymised_at"):
                 aws.table().update_item(
                     Key=keys.registration(event["event_id"], reg["registration_id"]),
@@ -951,6 +1151,7 @@ SUBJECTS = {
     "gave_back": "You have given your place back: {title}",
     "left": "You have left the waiting list: {title}",
     "offer_expired": "Your offer for {title} has expired",
+    "request": "Please confirm your registration for {title}",
 }
 
 
@@ -1009,6 +1210,7 @@ def _send(event: dict, reg: dict, kind: str) -> None:
         when=when(event), where=where(event), registration_status=reg["status"], position=position(reg),
         online_url=event.get("online_url", "") if reg["status"] == "confirmed" else "",
         offer_expires=reg.get("offer_expires_at", ""), event_url=public_url(event["event_id"]),
+        coordinator_message=event.get("cancel_message", "") if kind == "cancelled_event" else "",
         **links(reg))
 
 
@@ -1028,17 +1230,17 @@ def _send_offer(event_id: str, rid: str) -> None:
     count("EventOffers")
 
 
-def _notify_change(event: dict) -> None:
+def _notify_change(event: dict) -> int:
     told = [reg for reg in registrations(event["event_id"])
             if reg["status"] in ("confirmed", "offered") or (reg["status"] == "waiting" and event.get("starts_at"))]
-    _tell_each(event, told, f"event-change#{event['event_id']}#{event['version']}", "changed")
+    return _tell_each(event, told, f"event-change#{event['event_id']}#{event['version']}", "changed")
 
 
-def _tell_each(event: dict, people: list[dict], purpose: str, kind: str) -> None:
+def _tell_each(event: dict, people: list[dict], purpose: str, kind: str) -> int:
     """Email each person once; one failure neither stops the rest nor uses up that person's claim."""
     from chalicelib.errors import SendThrottled
 
-    failed = 0
+    failed = told = 0
     for reg in people:
         if not claims.claim(purpose, reg["registration_id"]):
             continue
@@ -1047,9 +1249,12 @@ def _tell_each(event: dict, people: list[dict], purpose: str, kind: str) -> None
         except Exception:
             claims.release(purpose, reg["registration_id"])
             failed += 1
+        else:
+            told += 1
     if failed:
         raise SendThrottled(f"{failed} people could not be emailed just now. Press the button again in a "
                             "minute: only they will be emailed.")
+    return told
 
 
 # ---------------------------------------------------------------- coordinator export
@@ -1062,15 +1267,21 @@ def export_csv(event_id: str) -> str:
     writer.writerow(["arrival", "name", "email", "status", "waiting_position", "registered_at",
                      "confirmed_at", "offer_expires_at", "access_needs"])
     for reg in registrations(event_id):
-        writer.writerow([reg["arrival"], _csv_safe(reg["name"]), _csv_safe(reg["email"]), reg["status"],
-                         positions.get(reg["registration_id"], ""), reg["created_at"], reg.get("confirmed_at", ""),
-                         reg.get("offer_expires_at", "") if reg["status"] == "offered" else "",
-                         _csv_safe(reg.get("access_needs", ""))])
+        writer.writerow([_csv_safe(v) for v in (
+            reg["arrival"], reg["name"], reg["email"], reg["status"], positions.get(reg["registration_id"], ""),
+            reg["created_at"], reg.get("confirmed_at", ""),
+            reg.get("offer_expires_at", "") if reg["status"] == "offered" else "",
+            reg.get("access_needs", "") if reg["status"] in ACTIVE else "")])
     return out.getvalue()
 
 
-def _csv_safe(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _csv_safe(value) -> str:
+    """Every cell: control characters dropped, then anything a spreadsheet would run kept as text."""
+    text = strip_controls(str(value))
+    return "'" + text if text.lstrip(" ")[:1] in _FORMULA or text[:1] in _FORMULA else text
 
 
 def summary(event: dict) -> dict:

@@ -9,9 +9,10 @@ from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
 
-CHECK_EMAIL = ("Check your email", "Thank you. We have emailed you to confirm your place, or your place on the "
-               "waiting list with your number in the queue. The email has a link to cancel at any time. "
-               "It may take a few minutes; check your spam folder too.")
+CHECK_EMAIL = ("Check your email", "Thank you. We have emailed you a link: press the button it leads to and "
+               "you will have your place, or your number on the waiting list if it is full by then. Nothing "
+               "is reserved until you do, and the link works for 48 hours. It may take a few minutes to "
+               "arrive; check your spam folder too.")
 
 
 # ---------------------------------------------------------------- public
@@ -49,15 +50,39 @@ def register(event_id):
         if as_json:
             raise
         return _event_page(event, data, error.errors, status=400)
-    events.register(event_id, person, web.client_id(request))
-    return _registered(as_json)
+    events.request_registration(event_id, person, web.client_id(request))
+    return _registered(as_json, event_id)
 
 
-def _registered(as_json: bool) -> Response:
+def _registered(as_json: bool, event_id: str) -> Response:
     if as_json:
         return web.json_response({"status": "check-your-email", "message": CHECK_EMAIL[1]}, status=202)
+    return web.redirect(f"/events/{event_id}/check-your-email")
+
+
+@web.route(bp, "/events/{event_id}/check-your-email")
+def check_your_email(event_id):
+    events.get_or_404(event_id)
     return web.html(render_page("message.html", title=CHECK_EMAIL[0], message=CHECK_EMAIL[1],
                                 action_url="/events", action_label="Back to Dates for the diary"))
+
+
+@web.route(bp, "/events/confirm/{token}")
+def confirm_page(token):
+    event, reg = events.from_confirm_token(token)
+    if reg["status"] != events.PENDING:
+        return web.redirect(f"/events/registration/{events.manage_token(reg)}")
+    return web.html(render_page(
+        "event_confirm.html", event=event, reg=reg, token=token, when=events.when(event), where=events.where(event),
+        how=events.how_to_register(event), can_register=events.can_register(event)))
+
+
+@web.route(bp, "/events/confirm/{token}", methods=["POST"])
+def confirm(token):
+    before = events.from_confirm_token(token)[1]["status"]
+    event, reg = events.confirm_registration(token)
+    notice = f"?notice={reg['status']}" if before == events.PENDING else ""
+    return web.redirect(f"/events/registration/{events.manage_token(reg)}{notice}")
 
 
 @web.route(bp, "/events/{event_id}/calendar.ics")
@@ -68,10 +93,20 @@ def calendar(event_id):
         "Content-Disposition": f'attachment; filename="{event_id}.ics"'})
 
 
+REGISTRATION_NOTICES = {
+    "confirmed": "Your place is confirmed. We have emailed you the details, with a calendar file.",
+    "waiting": "You are on the waiting list. We have emailed you your number in the queue.",
+    "gave-back": "You have given your place back. Thank you: it goes to the next person on the waiting list.",
+    "left": "You have left the waiting list.",
+    "declined": "You have declined the place. Thank you: it goes to the next person on the waiting list.",
+}
+
+
 @web.route(bp, "/events/registration/{token}")
 def registration(token):
     event, reg = events.from_manage_token(token)
-    return _registration_page(event, reg)
+    notice = (bp.current_request.query_params or {}).get("notice", "")
+    return _registration_page(event, reg, REGISTRATION_NOTICES.get(notice, ""))
 
 
 def _registration_page(event: dict, reg: dict, notice: str = "") -> Response:
@@ -84,13 +119,9 @@ def _registration_page(event: dict, reg: dict, notice: str = "") -> Response:
 @web.route(bp, "/events/registration/{token}/give-back", methods=["POST"])
 def give_back(token):
     before = events.from_manage_token(token)[1]["status"]
-    event, reg = events.give_back(token)
-    notice = {
-        "confirmed": "You have given your place back. Thank you: it goes to the next person on the waiting list.",
-        "waiting": "You have left the waiting list.",
-        "offered": "You have declined the place. Thank you: it goes to the next person on the waiting list.",
-    }.get(before, "")
-    return _registration_page(event, reg, notice)
+    events.give_back(token)
+    notice = {"confirmed": "gave-back", "waiting": "left", "offered": "declined"}.get(before)
+    return web.redirect(f"/events/registration/{token}" + (f"?notice={notice}" if notice else ""))
 
 
 @web.route(bp, "/events/offer/{token}")
@@ -107,14 +138,14 @@ def _offer_page(event: dict, reg: dict, state: str, token: str, status: int = 20
 
 @web.route(bp, "/events/offer/{token}/accept", methods=["POST"])
 def accept(token):
-    event, reg, state = events.accept_offer(token)
-    return _offer_page(event, reg, state, token, status=200 if state == "accepted" else 409)
+    events.accept_offer(token)
+    return web.redirect(f"/events/offer/{token}")
 
 
 @web.route(bp, "/events/offer/{token}/decline", methods=["POST"])
 def decline(token):
-    event, reg, state = events.decline_offer(token)
-    return _offer_page(event, reg, state, token)
+    events.decline_offer(token)
+    return web.redirect(f"/events/offer/{token}")
 
 
 # ---------------------------------------------------------------- coordinator
@@ -133,33 +164,54 @@ def _event_form(coordinator, values: dict, errors: dict, event: dict | None = No
 
 @web.route(bp, "/coordinator/events/new", coordinator=True)
 def new_event(coordinator):
-    return _event_form(coordinator, {"mode": "open", "waiting_list": "yes"}, {})
+    return _event_form(coordinator, {"mode": "open", "waiting_list": "yes", "form_id": events.new_form_id()}, {})
 
 
 @web.route(bp, "/coordinator/events", methods=["POST"], coordinator=True)
 def create_event(coordinator):
     data = web.body(bp.current_request)
+    form_id = str(data.get("form_id", ""))[:64]
+    event_id = events.form_key(form_id) if form_id else None
+    if event_id and events.get(event_id):
+        return web.redirect(f"/coordinator/events/{event_id}?notice=already")
     try:
-        event = events.create(events.parse_event(data))
+        event = events.create(events.parse_event(data), event_id)
     except ValidationError as error:
         return _event_form(coordinator, data, error.errors, status=400)
-    return web.redirect(f"/coordinator/events/{event['event_id']}")
+    return web.redirect(f"/coordinator/events/{event['event_id']}?notice=created")
 
 
 @web.route(bp, "/coordinator/events/{event_id}", coordinator=True)
 def coordinator_event(event_id, coordinator):
     event = events.get_or_404(event_id)
     regs = events.registrations(event_id)
-    notice = (bp.current_request.query_params or {}).get("notice", "")
+    query = bp.current_request.query_params or {}
     return web.html(render_page(
         "coordinator/event.html", coordinator=coordinator, event=event, summary=events.summary(event),
         registrations=regs, positions=events.waiting_positions(event_id), when=events.when(event),
-        where=events.where(event), notice=NOTICES.get(notice, ""), modes=events.MODES))
+        where=events.where(event), notice=_notice(query), modes=events.MODES, active=events.ACTIVE))
 
 
-NOTICES = {"saved": "The event is saved. Attendees were told of any change of time or place.",
-           "offered": "The place is offered. They have been emailed accept and decline links.",
-           "cancelled": "The event is cancelled. Attendees and the waiting list have been emailed."}
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def _number(query: dict, name: str) -> int:
+    value = str(query.get(name, "0"))
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else 0
+
+
+def _notice(query: dict) -> str:
+    told, offers = _number(query, "told"), _number(query, "offers")
+    return {
+        "created": "Event created. It is on Dates for the diary now.",
+        "already": "This event was already created from that form, so nothing was created twice.",
+        "saved": "Your changes are saved." + (f" {_people(told)} were emailed the new time or place." if told else
+                                              " Nobody needed telling of a change of time or place."),
+        "offered": "The place is offered. They have been emailed a link to accept or decline it.",
+        "cancelled": f"The event is cancelled. {_people(told)} were emailed that it is cancelled"
+                     + (f", and {offers} open offer{'s were' if offers != 1 else ' was'} withdrawn." if offers else "."),
+    }.get(str(query.get("notice", "")), "")
 
 
 @web.route(bp, "/coordinator/events/{event_id}/edit", coordinator=True)
@@ -173,16 +225,38 @@ def update_event(event_id, coordinator):
     event = events.get_or_404(event_id)
     data = web.body(bp.current_request)
     try:
-        events.update(event_id, events.parse_event(data))
+        _, told = events.update(event_id, events.parse_event(data, current=event))
     except ValidationError as error:
         return _event_form(coordinator, data, error.errors, event, status=400)
-    return web.redirect(f"/coordinator/events/{event_id}?notice=saved")
+    return web.redirect(f"/coordinator/events/{event_id}?notice=saved&told={told}")
+
+
+def _cancel_page(coordinator, event: dict, values: dict, errors: dict, status: int = 200) -> Response:
+    return web.html(render_page(
+        "coordinator/event_cancel.html", coordinator=coordinator, event=event, when=events.when(event),
+        affected=events.affected(event["event_id"]), values=values, errors=errors), status=status)
+
+
+@web.route(bp, "/coordinator/events/{event_id}/cancel", coordinator=True)
+def confirm_cancel(event_id, coordinator):
+    event = events.get_or_404(event_id)
+    if event["status"] == "cancelled":
+        return web.redirect(f"/coordinator/events/{event_id}")
+    return _cancel_page(coordinator, event, {}, {})
 
 
 @web.route(bp, "/coordinator/events/{event_id}/cancel", methods=["POST"], coordinator=True)
 def cancel_event(event_id, coordinator):
-    events.cancel_event(event_id)
-    return web.redirect(f"/coordinator/events/{event_id}?notice=cancelled")
+    data = web.body(bp.current_request)
+    if str(data.get("confirm", "")) != "yes":
+        return web.redirect(f"/coordinator/events/{event_id}/cancel")  # only the confirmation page cancels
+    event = events.get_or_404(event_id)
+    try:
+        message = events.parse_cancel_message(data)
+    except ValidationError as error:
+        return _cancel_page(coordinator, event, data, error.errors, status=400)
+    _, reached = events.cancel_event(event_id, message)
+    return web.redirect(f"/coordinator/events/{event_id}?notice=cancelled&told={reached.total}&offers={reached.offered}")
 
 
 @web.route(bp, "/coordinator/events/{event_id}/offer", methods=["POST"], coordinator=True)
