@@ -38,11 +38,12 @@ def london_to_utc(value: str, field: str = "send_at") -> datetime:
     if naive.tzinfo is not None:
         return naive.astimezone(timezone.utc)
     first, second = naive.replace(tzinfo=LONDON, fold=0), naive.replace(tzinfo=LONDON, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        raise ValidationError({field: "The clocks change at that time, so it happens twice. Choose another."})
+    # In the spring gap the two folds differ too, so the gap is told apart first, by a round trip.
     roundtrip = first.astimezone(timezone.utc).astimezone(LONDON).replace(tzinfo=None)
     if roundtrip != naive:
         raise ValidationError({field: "That time does not exist in London (the clocks go forward)."})
+    if first.utcoffset() != second.utcoffset():
+        raise ValidationError({field: "The clocks change at that time, so it happens twice. Choose another."})
     return first.astimezone(timezone.utc)
 
 

@@ -520,3 +520,207 @@ def test_a_cancelled_tbc_event_is_anonymised_after_the_retention_period(client, 
     assert events.anonymise_past() == 1
     [reg] = events.registrations(event["event_id"])
     assert reg["name"] == "(anonymised)" and reg["email"] == "(anonymised)" and "access_needs" not in reg
+
+
+# ---------------------------------------------------------------- issue 11: events
+
+def coordinator_page(client, coordinator, path):
+    return client.http.get(path, headers=coordinator["headers"]).body.decode()
+
+
+def availability_shown(client, event):
+    page = client.http.get(f"/events/{event['event_id']}").body.decode()
+    return re.search(r'id="availability">([^<]*)<', page).group(1)
+
+
+def test_a_stranger_typing_an_address_learns_nothing_from_the_places_left(client, coordinator, outbox):
+    event = make_event(capacity=3)
+    register(client, event, person(1))  # registered and confirmed by its owner
+    assert availability_shown(client, event) == "2 places left"
+    known = ask(client, event, person(1))    # a stranger types an address that is registered...
+    assert availability_shown(client, event) == "2 places left"
+    unknown = ask(client, event, person(2))  # ...and one that is not: the count moves for neither
+    assert availability_shown(client, event) == "2 places left"
+    assert known.status_code == unknown.status_code == 303 and known.headers == unknown.headers
+    stored, regs = state(event["event_id"])
+    assert (int(stored["confirmed"]), int(stored["free"])) == (1, 2) and "person2@example.org" not in regs
+    assert "person2@example.org" not in coordinator_page(client, coordinator, f"/coordinator/events/{event['event_id']}")
+    # only the address's owner, from the email, makes it count
+    request = [m for m in outbox.to("person2@example.org") if m["Subject"].startswith("Please confirm")][-1]
+    confirm = link(request, "confirm")
+    assert b"Yes, confirm my place" in client.http.get(confirm).body
+    assert availability_shown(client, event) == "2 places left"  # opening the link changes nothing
+    pressed = client.http.post(confirm, headers=FORM, body="")
+    assert pressed.status_code == 303 and "/events/registration/" in pressed.headers["Location"]
+    assert b"Your place is confirmed" in client.http.get(pressed.headers["Location"]).body
+    assert client.http.post(confirm, headers=FORM, body="").status_code == 303  # a second press: nothing twice
+    assert availability_shown(client, event) == "1 place left"
+    assert len([m for m in outbox.to("person2@example.org") if m["Subject"].startswith("Your place")]) == 1
+
+
+def test_a_past_date_is_refused_and_the_waiting_list_survives(client, coordinator, outbox):
+    from chalicelib import clock, events
+
+    event = make_event(capacity=1)
+    for n in (1, 2, 3):
+        register(client, event, person(n))
+    outbox.clear()
+    past = (clock.now() - timedelta(days=3)).strftime("%Y-%m-%d")
+    values = {**events.form_values(event), "date": past, "csrf_token": coordinator["csrf"]}
+    refused = client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
+                               body=form(values))
+    assert refused.status_code == 400 and b"already passed" in refused.body
+    assert f'value="{past}"'.encode() in refused.body  # what was typed is kept
+    created = client.http.post("/coordinator/events", headers=coordinator["form_headers"], body=form({
+        **values, "form_id": "past-one"}))
+    assert created.status_code == 400 and b"already passed" in created.body
+    assert outbox.messages() == []
+    events.anonymise_past()
+    stored, regs = state(event["event_id"])
+    assert stored["starts_at"] == event["starts_at"]
+    assert [regs[f"person{n}@example.org"]["status"] for n in (1, 2, 3)] == ["confirmed", "waiting", "waiting"]
+    assert all(r["email"] != "(anonymised)" for r in regs.values())
+
+
+def test_redating_keeps_counts_and_offers_freed_places(client, coordinator, outbox):
+    from chalicelib import clock, events
+
+    event = make_event(capacity=1)
+    for n in (1, 2, 3):
+        register(client, event, person(n))
+    client.http.post(link(mail_to(outbox, "person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    day = (clock.now() + timedelta(days=40)).strftime("%Y-%m-%d")
+    values = {**events.form_values(events.get(event["event_id"])), "date": day, "capacity": "2",
+              "csrf_token": coordinator["csrf"]}
+    moved = client.http.post(f"/coordinator/events/{event['event_id']}/edit", headers=coordinator["form_headers"],
+                             body=form(values))
+    assert moved.status_code == 303
+    notice = coordinator_page(client, coordinator, moved.headers["Location"])
+    assert "Your changes are saved. 2 people were emailed the new time or place." in notice
+    stored, regs = state(event["event_id"])
+    assert [regs[f"person{n}@example.org"]["status"] for n in (1, 2, 3)] == ["cancelled", "offered", "offered"]
+    assert (int(stored["held"]), int(stored["free"]), int(stored["waiting"]), int(stored["confirmed"])) == (2, 0, 0, 0)
+    assert availability_shown(client, event) == "Waiting list open"  # not "Full": newcomers queue for freed places
+    assert any(m["Subject"].startswith("A place is free") for m in mail_to(outbox, "person3@example.org"))
+
+
+def test_cancelling_asks_first_with_exact_counts_then_withdraws_offers_and_sends_the_message(client, coordinator, outbox):
+    event = make_event(capacity=2)
+    for n in (1, 2, 3, 4):
+        register(client, event, person(n))
+    client.http.post(link(mail_to(outbox, "person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    offer = link(mail_to(outbox, "person3@example.org")[-1], "offer")
+    path = f"/coordinator/events/{event['event_id']}/cancel"
+    page = coordinator_page(client, coordinator, path)
+    assert re.search(r'id="affected-count"><strong>3</strong> people', page)
+    for kind in ("confirmed", "waiting", "offered"):
+        assert re.search(rf'id="affected-{kind}">1 ', page), kind
+    unconfirmed = client.http.post(path, headers=coordinator["form_headers"], body=form({"csrf_token": coordinator["csrf"]}))
+    assert unconfirmed.status_code == 303 and unconfirmed.headers["Location"] == path
+    assert state(event["event_id"])[0]["status"] == "scheduled" and not any(
+        m["Subject"].startswith("Cancelled") for m in outbox.messages())
+    done = client.http.post(path, headers=coordinator["form_headers"], body=form({
+        "csrf_token": coordinator["csrf"], "confirm": "yes", "message": "The room flooded. We will rearrange."}))
+    assert done.status_code == 303
+    assert ("The event is cancelled. 3 people were emailed that it is cancelled, and 1 open offer was withdrawn."
+            in coordinator_page(client, coordinator, done.headers["Location"]))
+    stored, regs = state(event["event_id"])
+    assert regs["person3@example.org"]["status"] == "withdrawn" and int(stored["held"]) == 0
+    assert b"This offer has been withdrawn" in client.http.get(offer).body
+    assert client.http.post(offer + "/accept", headers=FORM, body="").status_code == 303
+    assert state(event["event_id"])[1]["person3@example.org"]["status"] == "withdrawn"
+    for n in (2, 3, 4):
+        [notice] = [m for m in outbox.to(f"person{n}@example.org") if m["Subject"].startswith("Cancelled:")]
+        assert "The room flooded. We will rearrange." in text_of(notice)
+    assert "offered you is withdrawn" in text_of([m for m in outbox.to("person3@example.org")
+                                                  if m["Subject"].startswith("Cancelled:")][0])
+    public = client.http.get(f"/events/{event['event_id']}").body.decode()
+    assert "calendar.ics" not in public and "This event has been cancelled" in public
+
+
+def test_registrations_csv_cleans_and_guards_every_cell(client, coordinator, outbox):
+    from chalicelib import events
+
+    event = make_event(capacity=5)
+    register(client, event, {"name": "\x00=cmd|' /C calc'!A0", "email": "person1@example.org",
+                             "access_needs": "\x00=HYPERLINK(\"http://x.example\")\x07", "access_consent": "yes"})
+    csv_text = client.http.get(f"/coordinator/events/{event['event_id']}/registrations.csv",
+                               headers=coordinator["headers"]).body.decode()
+    assert "\x00" not in csv_text and "\x07" not in csv_text
+    assert "'=cmd" in csv_text and "'=HYPERLINK" in csv_text
+    # stored before input was cleaned: the export still cleans and guards
+    assert events._csv_safe("\x00=1+1") == "'=1+1" and events._csv_safe("\x1b@SUM(A1)") == "'@SUM(A1)"
+    assert events._csv_safe(" =1") == "' =1" and events._csv_safe("Step-free") == "Step-free"
+
+
+def test_event_times_follow_the_clock_changes(client, coordinator, outbox):
+    from chalicelib import events
+
+    def create(day, start, end, form_id):
+        return client.http.post("/coordinator/events", headers=coordinator["form_headers"], body=form({
+            "title": "Training", "audience": "All", "date": day, "start_time": start, "end_time": end,
+            "mode": "open", "capacity": "5", "csrf_token": coordinator["csrf"], "form_id": form_id}))
+
+    winter = create("2030-12-04", "10:00", "12:00", "winter")
+    assert winter.status_code == 303
+    event_id = winter.headers["Location"].rsplit("/", 1)[1].split("?")[0]
+    assert events.get(event_id)["starts_at"] == "2030-12-04T10:00:00+00:00"  # GMT
+    gap = create("2030-03-31", "01:30", "03:00", "gap")
+    assert gap.status_code == 400 and b"does not exist in London" in gap.body
+    twice = create("2030-10-27", "01:30", "03:00", "twice")
+    assert twice.status_code == 400 and b"happens twice" in twice.body
+
+
+def test_creating_says_so_and_a_second_submission_creates_nothing(client, coordinator, outbox):
+    from chalicelib import events
+
+    new_form = coordinator_page(client, coordinator, "/coordinator/events/new")
+    form_id = re.search(r'name="form_id" value="([^"]+)"', new_form).group(1)
+    values = {"title": "Peer Support Network Meeting", "audience": "Local organisations", "date": "2030-07-13",
+              "start_time": "10:30", "end_time": "12:00", "capacity": "12", "mode": "open",
+              "csrf_token": coordinator["csrf"], "form_id": form_id}
+    first = client.http.post("/coordinator/events", headers=coordinator["form_headers"], body=form(values))
+    again = client.http.post("/coordinator/events", headers=coordinator["form_headers"], body=form(values))
+    assert first.status_code == again.status_code == 303
+    assert "Event created." in coordinator_page(client, coordinator, first.headers["Location"])
+    assert "nothing was created twice" in coordinator_page(client, coordinator, again.headers["Location"])
+    assert len(events.all_events()) == 1
+
+
+def test_access_needs_go_when_a_place_is_given_back(client, coordinator, outbox):
+    event = make_event(capacity=5)
+    register(client, event, {**person(1), "access_needs": "BSL interpreter", "access_consent": "yes"})
+    client.http.post(link(mail_to(outbox, "person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    reg = state(event["event_id"])[1]["person1@example.org"]
+    assert reg["status"] == "cancelled" and "access_needs" not in reg and "access_consent" not in reg
+    assert "BSL interpreter" not in coordinator_page(client, coordinator, f"/coordinator/events/{event['event_id']}")
+    assert "BSL interpreter" not in client.http.get(f"/coordinator/events/{event['event_id']}/registrations.csv",
+                                                     headers=coordinator["headers"]).body.decode()
+
+
+def test_the_offer_email_has_one_call_to_action(client, outbox):
+    event = make_event(capacity=1)
+    register(client, event, person(1))
+    register(client, event, person(2))
+    client.http.post(link(mail_to(outbox, "person1@example.org")[0], "registration") + "/give-back", headers=FORM, body="")
+    offer = mail_to(outbox, "person2@example.org")[-1]
+    assert offer["Subject"].startswith("A place is free")
+    from tests.conftest import html_of
+
+    for body in (text_of(offer), html_of(offer)):
+        assert len(re.findall(r"/events/offer/", body)) == 1 and "/events/registration/" not in body
+
+
+def test_registration_forms_post_redirect_get(client, outbox):
+    event = make_event(capacity=2)
+    response = ask(client, event, person(1))
+    assert response.status_code == 303 and response.headers["Location"] == f"/events/{event['event_id']}/check-your-email"
+    assert client.http.get(response.headers["Location"]).status_code == 200
+    manage_page = client.http.get(f"/events/{event['event_id']}")
+    assert manage_page.status_code == 200
+    register(client, event, person(2))
+    manage = link(mail_to(outbox, "person2@example.org")[0], "registration")
+    for _ in range(2):  # a resubmission gives back nothing twice
+        gave = client.http.post(manage + "/give-back", headers=FORM, body="")
+        assert gave.status_code == 303 and gave.headers["Location"].startswith(manage)
+    assert len([m for m in outbox.to("person2@example.org") if m["Subject"].startswith("You have given")]) == 1

@@ -84,3 +84,14 @@ def test_diary_lists_upcoming_soonest_first_tbc_last(tables):
     assert diary[2].when == "To be confirmed" and diary[2].availability == "Waiting list open"
     assert all(isinstance(d, events.DiaryEntry) for d in diary)
     assert [d.title for d in events.diary(limit=1)] == ["Sooner"]
+
+
+def test_rules_use_the_availability_enum_and_labels_come_from_it():
+    assert events.availability_of(event()) is events.Availability.PLACES
+    assert events.availability_of(event(free=0, waiting_list=False)) is events.Availability.FULL
+    assert events.availability_of(event(free=0)) is events.Availability.WAITING_LIST
+    assert events.availability_of(event(status="cancelled")) is events.Availability.CANCELLED
+    assert events.can_register(event()) and events.can_register(event(free=0))
+    assert not events.can_register(event(free=0, waiting_list=False)) and not events.can_register(event(mode="contact"))
+    for member in events.Availability:  # every state has words, and none is computed from words
+        assert member in events._LABELS or member is events.Availability.PLACES
