@@ -763,10 +763,12 @@ def confirm_token(reg: dict) -> str:
     return tokens.sign("event-confirm", [reg["event_id"], reg["registration_id"], reg["request_nonce"]])
 
 
-def register(event_id: str, person: Registration, request_nonce: str = "") -> dict:
+def register(event_id: str, person: Registration, client: str = "", *, request_nonce: str = "") -> dict:
     """Confirm a place if one is free to the public, else join the waiting list (if it has one).
 
     With `request_nonce`, only the pending request carrying it becomes the registration."""
+    if client:
+        ratelimit.enforce("event-register-client", client, get_settings().event_registrations_per_client_per_hour)
     event = get_or_404(event_id)
     _ensure_open(event)
     if availability_of(event) is Availability.FULL:
