@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from chalicelib import clock, events
+from chalicelib.clock import LONDON
 
-LONDON = ZoneInfo("Europe/London")
 PEER_WORKERS = "Peer Workers (paid or voluntary) in K&C and/or QPP"
 WEEKDAYS = {"Monday": 0, "Tuesday": 1, "Wednesday": 2, "Thursday": 3}
 
