@@ -16,13 +16,18 @@ def link_in(message: dict, path: str) -> str:
     return found.group(0)
 
 
-def register(page, peerpost, event_id: str, name: str, email: str, button: str) -> None:
+def register(page, peerpost, event_id: str, name: str, email: str, button: str, confirm: str) -> None:
+    """The form, then the link it emails, then the button that makes the place count."""
     page.goto(peerpost.base + "/events")
     page.get_by_role("link", name="Browser journey", exact=True).click()
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Email address").fill(email)
     page.get_by_role("button", name=button).click()
     page.get_by_role("heading", name="Check your email").wait_for()
+    request = peerpost.wait_for_message(email, "Please confirm")
+    page.goto(link_in(request, "confirm"))
+    page.get_by_role("button", name=confirm).click()
+    page.locator("#registration-status").wait_for()
 
 
 def test_register_fill_wait_cancel_and_accept_the_offer(page, peerpost):
@@ -32,15 +37,16 @@ def test_register_fill_wait_cancel_and_accept_the_offer(page, peerpost):
     page.get_by_role("heading", name="Dates for the diary").wait_for()
     assert page.get_by_text("2 places left").first.is_visible()
 
-    register(page, peerpost, event_id, "Asha", "asha@example.org", "Reserve a place")
+    register(page, peerpost, event_id, "Asha", "asha@example.org", "Reserve a place", "Yes, confirm my place")
     first = peerpost.wait_for_message("asha@example.org", "is confirmed")
     assert any("calendar" in str(a) for a in first["attachments"])
-    register(page, peerpost, event_id, "Bea", "bea@example.org", "Reserve a place")
+    register(page, peerpost, event_id, "Bea", "bea@example.org", "Reserve a place", "Yes, confirm my place")
     peerpost.wait_for_message("bea@example.org", "is confirmed")
     page.goto(peerpost.base + f"/events/{event_id}")
     assert page.locator("#availability").inner_text() == "Waiting list open"
 
-    register(page, peerpost, event_id, "Cai", "cai@example.org", "Join the waiting list")
+    register(page, peerpost, event_id, "Cai", "cai@example.org", "Join the waiting list",
+             "Yes, put me on the waiting list")
     waiting = peerpost.wait_for_message("cai@example.org", "waiting list")
     assert "You are number 1" in waiting["text"]
     page.goto(link_in(waiting, "registration"))
