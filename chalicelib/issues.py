@@ -148,16 +148,32 @@ def _new_id(issue_date: str) -> str:
     return f"{issue_date.replace('-', '')}-{pysecrets.token_hex(3)}"
 
 
-def create(issue: dict, by: str) -> dict:
+MAX_SUBMISSION_ID = 64
+
+
+def create(issue: dict, by: str, submission_id: str = "") -> dict:
+    """A new draft. submission_id: the form's own id, so the same form sent twice (a double click,
+    a reload) is one issue."""
+    from botocore.exceptions import ClientError
+
     from chalicelib.newsletter import compile_issue
+    from chalicelib.secrets import keyed_hash
 
     issue = compile_issue(issue)
-    issue_id = _new_id(issue["date"])
+    if submission_id and len(submission_id) <= MAX_SUBMISSION_ID:
+        issue_id = f"{issue['date'].replace('-', '')}-{keyed_hash('issue-submission', submission_id, length=6)}"
+    else:
+        issue_id = _new_id(issue["date"])
     now = clock.iso()
     item = {**keys.issue(issue_id), **keys.issue_index(issue["date"], issue_id), "issue_id": issue_id, **issue,
             "status": "draft", "created_by": by, "updated_by": by, "created_at": now, "updated_at": now,
             "revision": 1}
-    aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+    try:
+        aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+    except ClientError as exc:
+        if submission_id and _conditional_failed(exc):
+            return get(issue_id)  # this very form was sent before: that issue, not a second one
+        raise
     logger().info("issue created", extra={"issue_id": issue_id})
     return item
 
@@ -224,7 +240,7 @@ def revision(issue: dict) -> str:
     return str(int(issue.get("revision", 0)))
 
 
-def copy(issue_id: str, by: str) -> dict:
+def copy(issue_id: str, by: str, submission_id: str = "") -> dict:
     """A new draft with this issue's structure and words, dated today; approval starts again."""
     source = get(issue_id)
     fields = {k: source.get(k, "") for k in ("title", "introduction")}
@@ -233,7 +249,7 @@ def copy(issue_id: str, by: str) -> dict:
     fields["requires_approval"] = bool(source.get("requires_approval"))
     fields["date"] = clock.now().date().isoformat()
     fields["title"] = f"Copy of {fields['title']}"[:MAX_TITLE]
-    return create(fields, by=by)
+    return create(fields, by=by, submission_id=submission_id)
 
 
 def delete(issue_id: str) -> None:

@@ -22,13 +22,18 @@ def _shareable_stories() -> list:
 
 
 def _top_values(source: dict) -> dict:
-    values = {k: source.get(k, "") for k in ("title", "date", "introduction")}
+    values = {k: source.get(k, "") for k in ("title", "date", "introduction", "submission_id")}
     values["requires_approval"] = source.get("requires_approval") in (True, "yes", "on")
     return values
 
 
 def _form(coordinator, issue_id: str | None, values: dict, rows: list[dict], errors: dict,
           status: int = 200, notice: str = "", version: str = "", unsaved: bool = False):
+    import secrets as pysecrets
+
+    if not issue_id:  # one id per new-issue form, kept through its re-showings: sent twice, it is one issue
+        values = {**values, "submission_id": str(values.get("submission_id") or "")[:issues.MAX_SUBMISSION_ID]
+                  or pysecrets.token_urlsafe(16)}
     return web.html(render_page(
         "coordinator/issue_form.html", coordinator=coordinator, issue_id=issue_id, values=values, rows=rows,
         errors=errors, kinds=issues.SECTION_KINDS, fields=issues.SECTION_FIELDS, stories=_shareable_stories(),
@@ -68,7 +73,7 @@ def create_issue(coordinator):
         return _form(coordinator, None, _top_values(data), rows, {}, notice=f"{what} Not saved yet.", unsaved=True)
     try:
         issue = issues.create(issues.parse_issue(data if rows is None else _save_data(data, rows)),
-                              by=coordinator.email)
+                              by=coordinator.email, submission_id=str(data.get("submission_id", "")))
     except ValidationError as error:
         if web.wants_json(request):
             raise
@@ -153,7 +158,8 @@ def autosave_issue(issue_id, coordinator):
 
 @web.route(bp, "/coordinator/issues/{issue_id}/copy", methods=["POST"], coordinator=True)
 def copy_issue(issue_id, coordinator):
-    copied = issues.copy(issue_id, by=coordinator.email)
+    copied = issues.copy(issue_id, by=coordinator.email,
+                         submission_id=str(web.body(bp.current_request).get("submission_id", "")))
     if web.wants_json(bp.current_request):
         return web.json_response({"issue_id": copied["issue_id"]}, status=201)
     return web.redirect(f"/coordinator/issues/{copied['issue_id']}/edit?created=1")
@@ -187,6 +193,8 @@ NOTICES = {
 
 def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = None, status: int = 200,
           test_to: str = ""):
+    import secrets as pysecrets
+
     from chalicelib.rendering import environment
 
     issue = issues.get(issue_id)
@@ -200,7 +208,8 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
     return web.html(render_page(
         "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=issues.progress(issue_id),
         failures=issues.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
-        notice=notice, errors=errors or {}, values={"send_at": "", "test_to": test_to or coordinator.email}),
+        notice=notice, errors=errors or {}, values={"send_at": "", "test_to": test_to or coordinator.email},
+        submission_id=pysecrets.token_urlsafe(16)),
         status=status)
 
 

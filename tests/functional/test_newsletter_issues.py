@@ -504,3 +504,21 @@ def test_a_sent_issue_has_a_readable_address_link_previews_and_an_atom_feed(clie
     assert parsed.entries[1].link == "https://peerpost.test/archive/2026-12-spotlight-on-parents"
     assert parsed.entries[1].summary == "Hello from the network."
     assert parsed.feed.title.startswith("#PeerTalk")
+
+
+def test_the_same_new_issue_or_copy_form_sent_twice_makes_one_issue(client, coordinator):
+    from chalicelib import issues
+
+    page = client.http.get("/coordinator/issues/new", headers=coordinator["headers"]).body.decode()
+    submission = page.split('name="submission_id" value="')[1].split('"')[0]
+    locations = {client.http.post("/coordinator/issues", headers=coordinator["form_headers"],
+                                  body=issue_form(coordinator, submission_id=submission)).headers["Location"]
+                 for _ in range(2)}
+    assert len(locations) == 1 and len(issues.list_issues()) == 1
+    source = locations.pop().split("/")[3]
+    shown = client.http.get(f"/coordinator/issues/{source}", headers=coordinator["headers"]).body.decode()
+    copy_id = shown.split('name="submission_id" value="')[1].split('"')[0]
+    for _ in range(2):
+        client.http.post(f"/coordinator/issues/{source}/copy", headers=coordinator["form_headers"],
+                         body=form({"csrf_token": coordinator["csrf"], "submission_id": copy_id}))
+    assert len(issues.list_issues()) == 2
