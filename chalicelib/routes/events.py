@@ -206,10 +206,10 @@ def _notice(query: dict) -> str:
     return {
         "created": "Event created. It is on Dates for the diary now.",
         "already": "This event was already created from that form, so nothing was created twice.",
-        "saved": "Your changes are saved." + (f" {_people(told)} were emailed the new time or place." if told else
+        "saved": "Your changes are saved." + (f" {_people(told)} {'was' if told == 1 else 'were'} emailed the new time or place." if told else
                                               " Nobody needed telling of a change of time or place."),
         "offered": "The place is offered. They have been emailed a link to accept or decline it.",
-        "cancelled": f"The event is cancelled. {_people(told)} were emailed that it is cancelled"
+        "cancelled": f"The event is cancelled. {_people(told)} {'was' if told == 1 else 'were'} emailed that it is cancelled"
                      + (f", and {offers} open offer{'s were' if offers != 1 else ' was'} withdrawn." if offers else "."),
     }.get(str(query.get("notice", "")), "")
 

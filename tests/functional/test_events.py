@@ -612,7 +612,7 @@ def test_cancelling_asks_first_with_exact_counts_then_withdraws_offers_and_sends
     offer = link(mail_to(outbox, "person3@example.org")[-1], "offer")
     path = f"/coordinator/events/{event['event_id']}/cancel"
     page = coordinator_page(client, coordinator, path)
-    assert re.search(r'id="affected-count"><strong>3</strong> people', page)
+    assert re.search(r'id="affected-count"><strong>3</strong> people, once each', page)
     for kind in ("confirmed", "waiting", "offered"):
         assert re.search(rf'id="affected-{kind}">1 ', page), kind
     unconfirmed = client.http.post(path, headers=coordinator["form_headers"], body=form({"csrf_token": coordinator["csrf"]}))
