@@ -1115,10 +1115,12 @@ def anonymise_past() -> int:
     # Dated events that have started, and undated ("TBC") ones, which may have been cancelled.
     for event in _query_events(before=clock.iso(now)) + _query_events(after="TBC#"):
         ended = event.get("ends_at") and clock.parse_iso(event["ends_at"]) <= now
-        finished = ended or (event["status"] == "cancelled" and clock.parse_iso(event["updated_at"]) <= now)
+        # Only time passing ends an event: a date can never be edited into the past (update refuses it).
+        cancelled_at = event.get("cancelled_at") or event["updated_at"]
+        finished = ended or (event["status"] == "cancelled" and clock.parse_iso(cancelled_at) <= now)
         if not finished or event.get("anonymised_at"):
             continue
-        anonymise = clock.parse_iso(event.get("ends_at") or event["updated_at"]) <= cutoff
+        anonymise = clock.parse_iso(event.get("ends_at") or cancelled_at) <= cutoff
         for reg in registrations(event["event_id"], include_pending=True):
             if anonymise and not reg.get("anonymised_at"):
                 aws.table().update_item(
