@@ -60,9 +60,7 @@ def parse_issue(data: dict) -> dict[str, Any]:
     introduction = str(data.get("introduction", "")).strip()
     if len(introduction) > MAX_MARKDOWN:
         errors["introduction"] = f"Use at most {MAX_MARKDOWN} characters."
-    sections = data.get("sections")
-    if sections is None:
-        sections = _sections_from_form(data)
+    sections = data.get("sections", [])  # the editor's cards (issue_editor) or a JSON list
     if not isinstance(sections, list):
         errors["sections"], sections = "Sections must be a list.", []
     parsed_sections = []
@@ -79,33 +77,6 @@ def parse_issue(data: dict) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return issue
-
-
-def _sections_from_form(data: dict) -> list[dict]:
-    """section-N-field inputs, ordered by section-N-order; blank new slots and removed ones dropped."""
-    try:
-        total = min(int(data.get("section_count", 0)), MAX_SECTIONS + 5)
-    except (TypeError, ValueError):
-        total = 0
-    rows = []
-    for n in range(total):
-        get = lambda field: str(data.get(f"section-{n}-{field}", "")).strip()  # noqa: E731
-        if get("remove"):
-            continue
-        row = {f: get(f) for f in ("kind", "heading", "body", "image_url", "image_alt", "cta_label", "cta_url",
-                                   "story_id")}
-        if row["kind"] == "text" and not any(row[f] for f in ("heading", "body", "image_url", "cta_url")):
-            continue  # the empty "add a section" slot
-        if row["kind"] == "story" and not row["story_id"] and not row["heading"]:
-            continue
-        if not row["kind"]:
-            continue
-        try:
-            order = float(get("order") or n + 1)
-        except ValueError:
-            order = n + 1
-        rows.append((order, n, row))
-    return [row for _, _, row in sorted(rows, key=lambda r: (r[0], r[1]))]
 
 
 def _parse_section(raw: dict) -> tuple[dict, dict]:
