@@ -29,8 +29,10 @@ def violations(page) -> list[dict]:
     return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
-def crawl(page, base: str, start: str) -> dict[str, list[dict]]:
-    seen, queue, problems = set(), [start], {}
+def pages(page, base: str, start: str, within: str = ""):
+    """Every HTML page reached by links from `start` (only under `within`, if given), each yielded
+    while the browser shows it."""
+    seen, queue = set(), [start]
     while queue and len(seen) < MAX_PAGES:
         path = queue.pop(0)
         if path in seen:
@@ -44,14 +46,23 @@ def crawl(page, base: str, start: str) -> dict[str, list[dict]]:
             raise
         if response is None or response.status >= 400 or "text/html" not in response.headers.get("content-type", ""):
             continue
+        links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
+        yield path
+        for href in links:
+            target = urlparse(urljoin(base + path, href))
+            if (target.netloc == urlparse(base).netloc and target.path.startswith(within)
+                    and not any(s in target.path for s in SKIP)):
+                queue.append(target.path)
+
+
+def crawl(page, base: str, start: str) -> dict[str, list[dict]]:
+    problems, checked = {}, 0
+    for path in pages(page, base, start):
+        checked += 1
         found = violations(page)
         if found:
             problems[path] = found
-        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
-            target = urlparse(urljoin(base + path, href))
-            if target.netloc == urlparse(base).netloc and not any(s in target.path for s in SKIP):
-                queue.append(target.path)
-    assert len(seen) > 1
+    assert checked > 1
     return problems
 
 
@@ -98,27 +109,7 @@ def test_rendered_newsletter(axe_page, peerpost):
 
 def coordinator_pages(page, base: str) -> list[str]:
     """Every coordinator page linked from the overview and from the lists it links to."""
-    found: list[str] = []
-    queue = ["/coordinator"]
-    while queue and len(found) < MAX_PAGES:
-        path = queue.pop(0)
-        if path in found:
-            continue
-        try:
-            response = page.goto(base + path)
-        except PlaywrightError as error:  # exports answer with a download, not a page
-            if "Download is starting" in str(error):
-                continue
-            raise
-        if response is None or response.status >= 400 or "text/html" not in response.headers.get("content-type", ""):
-            continue
-        found.append(path)
-        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
-            target = urlparse(urljoin(base + path, href))
-            if (target.netloc == urlparse(base).netloc and target.path.startswith("/coordinator")
-                    and not any(s in target.path for s in SKIP)):
-                queue.append(target.path)
-    return found
+    return list(pages(page, base, "/coordinator", within="/coordinator"))
 
 
 def test_no_coordinator_page_scrolls_sideways_on_a_phone(browser, peerpost):
