@@ -2,35 +2,53 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from chalicelib import subscriptions
 from chalicelib.observability import count, logger
 
 
+@dataclass(frozen=True)
+class SesEvent:
+    kind: str  # "hard-bounce", "soft-bounce", "complaint" or "ignored"
+    recipients: tuple[str, ...]
+
+
+def parse(message: str) -> SesEvent:
+    """Read one SNS message body; ValueError, KeyError, TypeError or AttributeError if it is malformed."""
+    event = json.loads(message)
+    kind = event.get("eventType") or event.get("notificationType")
+    if kind == "Bounce":
+        bounce = event["bounce"]
+        recipients = bounce["bouncedRecipients"]
+        kind = "hard-bounce" if bounce.get("bounceType") == "Permanent" else "soft-bounce"
+    elif kind == "Complaint":
+        recipients = event["complaint"]["complainedRecipients"]
+        kind = "complaint"
+    else:
+        return SesEvent("ignored", ())
+    addresses = tuple(r["emailAddress"] for r in recipients)
+    if not all(isinstance(a, str) for a in addresses):
+        raise TypeError("a recipient address is not a string")
+    return SesEvent(kind, addresses)
+
+
 def handle(message: str) -> str:
-    """Apply one SNS message body; returns what was done. Malformed input is logged, never retried."""
+    """Apply one SNS message body; returns what was done. Malformed input is logged and dropped; a
+    failure applying a well-formed event propagates, so SNS and Lambda retry it."""
     try:
-        event = json.loads(message)
-        kind = event.get("eventType") or event.get("notificationType")
-        if kind == "Bounce":
-            bounce = event["bounce"]
-            recipients = [r["emailAddress"] for r in bounce["bouncedRecipients"]]
-            permanent = bounce.get("bounceType") == "Permanent"
-            count("Bounces", len(recipients))
-            for address in recipients:
-                if permanent:
-                    subscriptions.suppress(address, "bounce")
-                else:
-                    subscriptions.record_soft_bounce(address)
-            return "hard-bounce" if permanent else "soft-bounce"
-        if kind == "Complaint":
-            recipients = [r["emailAddress"] for r in event["complaint"]["complainedRecipients"]]
-            count("Complaints", len(recipients))
-            for address in recipients:
-                subscriptions.suppress(address, "complaint")
-            return "complaint"
-        return "ignored"
+        event = parse(message)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         # Only the error's type: the message may hold addresses.
         logger().warning("malformed SES event ignored", extra={"error": type(exc).__name__})
         return "malformed"
+    if event.kind in ("hard-bounce", "soft-bounce"):
+        count("Bounces", len(event.recipients))
+    elif event.kind == "complaint":
+        count("Complaints", len(event.recipients))
+    for address in event.recipients:
+        if event.kind == "soft-bounce":
+            subscriptions.record_soft_bounce(address)
+        else:
+            subscriptions.suppress(address, "bounce" if event.kind == "hard-bounce" else "complaint")
+    return event.kind

@@ -4,11 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from chalicelib import aws, clock, emails, keys, ratelimit, tokens
-from chalicelib.errors import ExpiredToken, NotFound, ValidationError
+from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
@@ -39,8 +41,14 @@ SUBSCRIBE_MODEL = Model("Subscribe", (
     Field("topics", "array", required=True, max_length=len(TOPICS), enum=tuple(TOPICS)),
     Field("consent", "boolean", required=True, description="Agreement to the wording of consent_version"),
     Field("consent_version", max_length=64, enum=tuple(CONSENT_WORDING)),
+    Field("submission", max_length=64, description="An id for this filled-in form: sent twice, it acts once"),
 ))
-MANAGE_LINK_MODEL = Model("ManageLink", (Field("email", required=True, max_length=254, format="email"),))
+MANAGE_LINK_MODEL = Model("ManageLink", (
+    Field("email", required=True, max_length=254, format="email"),
+    Field("submission", max_length=64, description="An id for this filled-in form: sent twice, it acts once"),
+))
+_SUBMISSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_SIGNUP_EXPIRED = "This sign-up link has expired or is no longer valid. Please subscribe again and we will send a new link."
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,16 @@ class SubscribeRequest:
     consent: bool
     consent_version: str
     method: str  # "form" or "api"
+    submission: str = ""  # the form's id: a second delivery of the same form acts no more
+
+
+def new_submission() -> str:
+    return uuid.uuid4().hex
+
+
+def submission_of(data: dict) -> str:
+    value = data.get("submission")
+    return value if isinstance(value, str) and _SUBMISSION.fullmatch(value) else ""
 
 
 def email_id(email: str) -> str:
@@ -94,15 +112,47 @@ def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
         errors["consent"] = "The wording of this form has changed. Please read it again and tick the box."
     if errors:
         raise ValidationError(errors)
-    return SubscribeRequest(email, first_name, topics, consent, version, method)
+    return SubscribeRequest(email, first_name, topics, consent, version, method, submission_of(data))
 
 
-def links(sid: str) -> dict[str, str]:
+# A confirm or preferences link names the subscriber and the nonce of the subscription it was issued
+# for. Erasure deletes the nonce with the item, and a sign-up after it draws a new one, so links from
+# before an erasure never open the new subscription. Items and links from before nonces existed have
+# the nonce "" (and links carry the bare id). Unsubscribe links carry the id alone on purpose: any
+# unsubscribe link ever sent to an address goes on stopping mail to it, and it shows nothing.
+def _bound(sid: str, nonce: str) -> str | list[str]:
+    return [sid, nonce] if nonce else sid
+
+
+def _holder(purpose: str, token: str, max_age_seconds: int | None = None) -> tuple[str, dict | None]:
+    """The subscriber id a link names, and the item it was issued for (None if that data is gone)."""
+    payload = tokens.verify(purpose, token, max_age_seconds=max_age_seconds)
+    if isinstance(payload, str):
+        sid, nonce = payload, ""
+    elif isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload):
+        sid, nonce = payload
+    else:
+        raise InvalidToken("This link is incomplete or has been changed. Please use the link from your email.")
+    item = _get(sid)
+    if item is not None and item.get("link_nonce", "") != nonce:
+        item = None  # issued for data that was erased; the item now is someone's fresh sign-up
+    return sid, item
+
+
+def links(sid: str, nonce: str | None = None) -> dict[str, str]:
+    """A subscriber's preferences and unsubscribe URLs. Pass the item's `link_nonce` (or "" if it has
+    none); without it, it is read from the table."""
+    if nonce is None:
+        nonce = (_get(sid) or {}).get("link_nonce", "")
     base = get_settings().public_base_url
     return {
-        "preferences_url": f"{base}/preferences/{tokens.sign('preferences', sid)}",
+        "preferences_url": f"{base}/preferences/{tokens.sign('preferences', _bound(sid, nonce))}",
         "unsubscribe_url": f"{base}/unsubscribe/{tokens.sign('unsubscribe', sid)}",
     }
+
+
+def links_for(item: dict) -> dict[str, str]:
+    return links(keys.subscriber_id(item), item.get("link_nonce", ""))
 
 
 def _get(sid: str) -> dict | None:
@@ -131,11 +181,15 @@ def process_signup(request: SubscribeRequest) -> None:
     if suppressed and suppressed.get("reason") in HARD_SUPPRESSION:
         return
     existing = _get(sid)
-    count("SignUps")
     if existing and existing["status"] == "confirmed":
+        if request.submission and not _first_delivery(sid, "last_submission", request.submission):
+            return
+        count("SignUps")
         emails.send(request.email, "already_subscribed", "You are already subscribed",
-                    purpose="already-subscribed", first_name=existing.get("first_name", ""), **links(sid))
+                    purpose="already-subscribed", first_name=existing.get("first_name", ""), **links_for(existing))
         return
+    from botocore.exceptions import ClientError
+
     now = clock.now()
     consent = {
         "wording_version": request.consent_version,
@@ -145,40 +199,82 @@ def process_signup(request: SubscribeRequest) -> None:
         "withdrawn_at": None,
     }
     history = (existing or {}).get("consent_history", [])
-    aws.table().put_item(
-        Item={
-            **keys.subscriber(sid),
-            **keys.subscriber_index("pending", clock.iso(now), sid),
-            "email": request.email,
-            "first_name": request.first_name,
-            "topics": list(request.topics),
-            "status": "pending",
-            "created_at": (existing or {}).get("created_at", clock.iso(now)),
-            "consent": consent,
-            "consent_history": [*history, {"event": "given", **consent}],
-            "soft_bounces": 0,
-            "expires_at": int(now.timestamp()) + settings.pending_expiry_hours * 3600,
-        }
-    )
-    confirm_url = f"{settings.public_base_url}/confirm/{tokens.sign('confirm', sid)}"
+    # Data already held keeps its nonce (its links stay good); a sign-up with nothing held gets a new one.
+    nonce = existing.get("link_nonce", "") if existing else uuid.uuid4().hex
+    condition = {}
+    if request.submission:
+        condition = {"ConditionExpression": "attribute_not_exists(last_submission) OR last_submission <> :sub",
+                     "ExpressionAttributeValues": {":sub": request.submission}}
+    item = {
+        **keys.subscriber(sid),
+        **keys.subscriber_index("pending", clock.iso(now), sid),
+        "email": request.email,
+        "first_name": request.first_name,
+        "topics": list(request.topics),
+        "status": "pending",
+        "created_at": (existing or {}).get("created_at", clock.iso(now)),
+        "consent": consent,
+        "consent_history": [*history, {"event": "given", **consent}],
+        "soft_bounces": 0,
+        "expires_at": int(now.timestamp()) + settings.pending_expiry_hours * 3600,
+        "link_nonce": nonce,
+    }
+    if request.submission:
+        item["last_submission"] = request.submission
+    try:
+        aws.table().put_item(Item=item, **condition)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return  # this very form was already acted on (a double press, or SQS delivering twice)
+        raise
+    count("SignUps")
+    confirm_url = f"{settings.public_base_url}/confirm/{tokens.sign('confirm', _bound(sid, nonce))}"
     emails.send(request.email, "confirm", "Please confirm your subscription", purpose="confirm",
                 first_name=request.first_name, confirm_url=confirm_url,
                 topics=[TOPICS[t] for t in request.topics], expiry_hours=settings.pending_expiry_hours)
+
+
+def _first_delivery(sid: str, attribute: str, submission: str) -> bool:
+    """Record that this form was acted on for an existing subscriber; False if it already was."""
+    from botocore.exceptions import ClientError
+
+    try:
+        aws.table().update_item(
+            Key=keys.subscriber(sid), UpdateExpression="SET #a = :sub",
+            ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#a) OR #a <> :sub)",
+            ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":sub": submission})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _signup(token: str) -> tuple[str, dict]:
+    """The sign-up a confirm link was issued for, if it can still be confirmed (or already is)."""
+    try:
+        sid, item = _holder("confirm", token, max_age_seconds=get_settings().pending_expiry_hours * 3600)
+    except ExpiredToken as exc:
+        raise ExpiredToken(_SIGNUP_EXPIRED) from exc
+    if not item or item["status"] == "unsubscribed":
+        raise ExpiredToken(_SIGNUP_EXPIRED)
+    if item["status"] == "pending" and int(item.get("expires_at", 0)) < clock.epoch():
+        raise ExpiredToken(_SIGNUP_EXPIRED)
+    return sid, item
+
+
+def confirm_status(token: str) -> str:
+    """What a confirm link would do, changing nothing: "pending" (it can confirm) or "confirmed"."""
+    return _signup(token)[1]["status"]
 
 
 def confirm(token: str) -> dict:
     """Confirm a pending sign-up. Idempotent: a second click changes nothing and sends nothing."""
     from botocore.exceptions import ClientError
 
-    settings = get_settings()
-    sid = tokens.verify("confirm", token, max_age_seconds=settings.pending_expiry_hours * 3600)
-    item = _get(sid)
-    if not item:
-        raise ExpiredToken("This sign-up has expired. Please subscribe again and we will send a new link.")
+    sid, item = _signup(token)
     if item["status"] == "confirmed":
         return item
-    if item["status"] != "pending" or int(item.get("expires_at", 0)) < clock.epoch():
-        raise ExpiredToken("This sign-up has expired. Please subscribe again and we will send a new link.")
     now = clock.iso()
     try:
         aws.table().update_item(
@@ -188,34 +284,36 @@ def confirm(token: str) -> dict:
                 "GSI1PK = :pk, GSI1SK = :sk, consent_history = list_append(consent_history, :event) "
                 "REMOVE expires_at"
             ),
-            ConditionExpression="#s = :pending",
+            ConditionExpression="#s = :pending AND link_nonce = :nonce" if "link_nonce" in item else "#s = :pending",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":confirmed": "confirmed", ":pending": "pending", ":now": now,
                 ":pk": keys.subscribers_by_status("confirmed"), ":sk": f"{item['created_at']}#{sid}",
                 ":event": [{"event": "confirmed", "at": now}],
+                **({":nonce": item["link_nonce"]} if "link_nonce" in item else {}),
             },
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return _get(sid) or item  # a concurrent click confirmed it first
+            return _signup(token)[1]  # a concurrent click confirmed it first (or it is gone: an error)
         raise
     aws.table().delete_item(Key=keys.suppression(sid))  # a fresh opt-in lifts an erasure or opt-out
     count("Confirmations")
     emails.send(item["email"], "welcome", "Welcome to #PeerTalk", purpose="welcome",
-                first_name=item.get("first_name", ""), topics=[TOPICS[t] for t in item["topics"]], **links(sid))
+                first_name=item.get("first_name", ""), topics=[TOPICS[t] for t in item["topics"]],
+                **links_for(item))
     return {**item, "status": "confirmed"}
 
 
 def _from_preferences_token(token: str) -> tuple[str, dict]:
     try:
-        sid = tokens.verify("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+        sid, item = _holder("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
     except ExpiredToken as exc:
         raise ExpiredToken("This preferences link has expired. Ask for a new one at /preferences "
                            "and we will email it to you.") from exc
-    item = _get(sid)
-    if not item or item["status"] == "pending":
-        raise NotFound("We could not find a subscription for this link. It may have been erased.")
+    if not item:
+        raise NotFound("We hold no data for this link: it may have been erased. If you have subscribed "
+                       "since, ask for a new link at /preferences.")
     return sid, item
 
 
@@ -223,8 +321,16 @@ def preferences(token: str) -> dict:
     return _from_preferences_token(token)[1]
 
 
-def update_preferences(token: str, data: dict) -> dict:
-    sid, item = _from_preferences_token(token)
+def holds_data(token: str) -> bool:
+    """Whether a (genuine) preferences link still opens data; False once it is erased."""
+    try:
+        _from_preferences_token(token)
+    except NotFound:
+        return False
+    return True
+
+
+def parse_preferences(data: dict) -> tuple[str, list[str]]:
     first_name = clean_line(data.get("first_name"))
     topics = list(dict.fromkeys(str_list(data.get("topics"))))
     errors = {}
@@ -234,13 +340,25 @@ def update_preferences(token: str, data: dict) -> dict:
         errors["topics"] = "Choose from the topics listed."
     if errors:
         raise ValidationError(errors)
-    now = clock.iso()
+    return first_name, topics
+
+
+def update_preferences(token: str, data: dict) -> str:
+    """Save a preferences form; returns what happened: "saved", "unchanged", "unsubscribed" (nothing
+    ticked) or "saved-not-subscribed" (saved, but saving never re-subscribes anyone)."""
+    sid, item = _from_preferences_token(token)
+    first_name, topics = parse_preferences(data)
+    if item["status"] == "pending":
+        raise Conflict("Your sign-up is not confirmed yet. Press the link in the confirmation email first.")
     if not topics:
         if item["status"] == "confirmed":
             _unsubscribe(sid, item, "preferences")
-        return {**item, "first_name": first_name, "topics": [], "status": "unsubscribed"}
-    # Saving preferences never re-subscribes anyone: after an unsubscribe, a bounce or a complaint,
-    # only a fresh double opt-in does. The status is left exactly as it is.
+        return "unsubscribed"
+    # After an unsubscribe, a bounce or a complaint, only a fresh double opt-in re-subscribes.
+    subscribed = item["status"] == "confirmed"
+    if first_name == item.get("first_name", "") and topics == list(item.get("topics", [])):
+        return "unchanged" if subscribed else "saved-not-subscribed"  # a second press adds nothing
+    now = clock.iso()
     aws.table().update_item(
         Key=keys.subscriber(sid),
         UpdateExpression=(
@@ -252,7 +370,13 @@ def update_preferences(token: str, data: dict) -> dict:
             ":event": [{"event": "preferences-changed", "at": now, "topics": topics}],
         },
     )
-    return {**item, "first_name": first_name, "topics": topics}
+    return "saved" if subscribed else "saved-not-subscribed"
+
+
+def unsubscribe_status(token: str) -> str:
+    """Whether an unsubscribe link's address is still mailed ("subscribed") or not, changing nothing."""
+    item = _get(tokens.verify("unsubscribe", token))
+    return "subscribed" if item and item["status"] != "unsubscribed" else "unsubscribed"
 
 
 def unsubscribe(token: str, method: str) -> None:
@@ -295,7 +419,9 @@ def erase(token: str) -> None:
     """Right to erasure: delete the subscriber; keep only a hashed suppression entry."""
     sid, _ = _from_preferences_token(token)
     table = aws.table()
-    table.put_item(Item={**keys.suppression(sid), "reason": "erased", "at": clock.iso()})
+    suppressed = _suppression(sid)
+    if not (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):  # a bounce or complaint stays
+        table.put_item(Item={**keys.suppression(sid), "reason": "erased", "at": clock.iso()})
     table.delete_item(Key=keys.subscriber(sid))
     logger().info("subscriber erased")
 
@@ -378,25 +504,35 @@ def purge_expired_pending() -> int:
     return purged
 
 
-def send_manage_link(raw_email: str, client: str) -> None:
-    """Email a fresh preferences link, if the address is subscribed. The caller always sees the same,
-    as fast: the request is queued (process_manage_link)."""
+def send_manage_link(raw_email: str, client: str, submission: str = "") -> None:
+    """Email a fresh preferences link, if we hold data for the address. The caller always sees the
+    same, as fast: the request is queued (process_manage_link)."""
     settings = get_settings()
     email = normalise_email(raw_email)
     ratelimit.enforce("manage-link-client", client, settings.rate_limit_per_client_per_hour)
-    _queue({"kind": "manage_link", "email": email})
+    _queue({"kind": "manage_link", "email": email, "submission": submission})
 
 
-def process_manage_link(email: str) -> None:
+def process_manage_link(email: str, submission: str = "") -> None:
+    """Anyone whose data is held may see, download or erase it, subscribed or not (UK GDPR Art 15,
+    17). Only an address that bounced or complained gets no mail at all."""
     settings = get_settings()
     if not ratelimit.allow("manage-link-address", email, settings.rate_limit_per_address_per_hour):
         return
     sid = email_id(email)
     item = _get(sid)
-    if not item or item["status"] != "confirmed" or is_suppressed(sid):
+    if not item:
         return
+    suppressed = _suppression(sid)
+    if suppressed and suppressed.get("reason") in HARD_SUPPRESSION:
+        return
+    if submission and not _first_delivery(sid, "last_link_submission", submission):
+        return
+    found = links_for(item)
     emails.send(item["email"], "manage_link", "Your #PeerTalk preferences link", purpose="manage-link",
-                first_name=item.get("first_name", ""), **links(sid))
+                first_name=item.get("first_name", ""), status=item["status"],
+                preferences_url=found["preferences_url"],
+                unsubscribe_url=found["unsubscribe_url"] if item["status"] == "confirmed" else "")
 
 
 def _queue(body: dict) -> None:
@@ -415,7 +551,7 @@ def handle_signups(event: dict, context) -> dict:
             request = body["request"]
             process_signup(SubscribeRequest(**{**request, "topics": tuple(request["topics"])}))
         else:
-            process_manage_link(body["email"])
+            process_manage_link(body["email"], body.get("submission", ""))
 
     processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=one, processor=processor, context=context)

@@ -6,7 +6,7 @@ import json
 from chalice import Blueprint, Response
 
 from chalicelib import subscriptions, web
-from chalicelib.errors import ValidationError
+from chalicelib.errors import InvalidToken, NotFound, ValidationError
 from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
@@ -15,13 +15,39 @@ CHECK_EMAIL = ("Check your email", "If that address can receive our emails, a me
                "Click the link in it to confirm. It may take a few minutes; check your spam folder too.")
 
 
+MANAGE_LINK_SENT = ("Check your email", "If we hold that address, we have emailed it a link to see, change, "
+                    "download or erase what we hold. It may take a few minutes; check your spam folder too.")
+PREFERENCES_NOTICES = {
+    "saved": "Your preferences are saved.",
+    "unchanged": "Your preferences are saved. Nothing had changed.",
+    "saved-not-subscribed": "Your choices are saved, but you are unsubscribed, so we send you nothing. "
+                            "Saving does not subscribe you again: to receive #PeerTalk, subscribe again below "
+                            "and confirm by email.",
+    "unsubscribed": "You are unsubscribed: we will send you no more #PeerTalk emails.",
+}
+
+
+def _chosen(values: dict, default: list[str]) -> list[str]:
+    if "topics" not in values:
+        return default
+    chosen = values["topics"]
+    return [chosen] if isinstance(chosen, str) else [c for c in chosen if isinstance(c, str)]
+
+
 def _subscribe_form(values: dict, errors: dict, status: int = 200) -> Response:
-    chosen = values.get("topics", ["newsletter"])
-    chosen = [chosen] if isinstance(chosen, str) else chosen
+    submitted = bool(errors)  # a re-shown form comes back exactly as it was sent
+    values = {**values, "submission": subscriptions.submission_of(values) or subscriptions.new_submission()}
     return web.html(render_page(
-        "subscribe.html", values=values, errors=errors, topics=subscriptions.TOPICS, chosen=chosen,
+        "subscribe.html", values=values, errors=errors, topics=subscriptions.TOPICS,
+        chosen=_chosen(values, [] if submitted else ["newsletter"]),
         consent_version=subscriptions.CONSENT_VERSION,
         consent_wording=subscriptions.CONSENT_WORDING[subscriptions.CONSENT_VERSION]), status=status)
+
+
+def _link_error(error: InvalidToken, action_url: str, action_label: str) -> Response:
+    """A link that no longer works, with the way forward."""
+    return web.html(render_page("message.html", title=error.title, message=error.message,
+                                action_url=action_url, action_label=action_label), status=error.status)
 
 
 @web.route(bp, "/subscribe")
@@ -46,6 +72,11 @@ def subscribe():
     return _subscribed(as_json)
 
 
+@web.route(bp, "/subscribe/check-email")
+def subscribed_page():
+    return web.html(render_page("message.html", title=CHECK_EMAIL[0], message=CHECK_EMAIL[1]))
+
+
 @web.route(bp, "/api/subscriptions", methods=["POST"], content_types=["application/json"],
            model=subscriptions.SUBSCRIBE_MODEL, responses=(202, 400, 429))
 def subscribe_api():
@@ -60,39 +91,52 @@ def subscribe_api():
 def _subscribed(as_json: bool) -> Response:
     if as_json:
         return web.json_response({"status": "check-your-email", "message": CHECK_EMAIL[1]}, status=202)
-    return web.html(render_page("message.html", title=CHECK_EMAIL[0], message=CHECK_EMAIL[1]))
+    return web.redirect("/subscribe/check-email")  # reload and Back never send the form again
 
 
 @web.route(bp, "/confirm/{token}")
 def confirm_page(token):
+    # Checked, never changed: a mail scanner opening the link confirms nobody.
+    try:
+        status = subscriptions.confirm_status(token)
+    except InvalidToken as error:
+        return _link_error(error, "/subscribe", "Subscribe again")
+    if status == "confirmed":
+        return web.html(render_page(
+            "message.html", title="You are subscribed",
+            message="Thank you for confirming. We have sent you a welcome email with a link to your preferences."))
     return web.html(render_page("confirm.html", token=token))
 
 
 @web.route(bp, "/confirm/{token}", methods=["POST"])
 def confirm(token):
-    subscriptions.confirm(token)
-    return web.html(render_page(
-        "message.html", title="You are subscribed",
-        message="Thank you for confirming. We have sent you a welcome email with a link to your preferences."))
+    try:
+        subscriptions.confirm(token)
+    except InvalidToken as error:
+        return _link_error(error, "/subscribe", "Subscribe again")
+    return web.redirect(f"/confirm/{token}")
 
 
-def _preferences_page(token: str, subscriber: dict, errors: dict, saved: bool = False, status: int = 200):
+def _preferences_page(token: str, subscriber: dict, errors: dict, values: dict | None = None,
+                      notice: str = "", status: int = 200):
+    values = values if values is not None else subscriber
     return web.html(render_page(
-        "preferences.html", token=token, subscriber=subscriber, errors=errors, saved=saved,
-        values={"first_name": subscriber.get("first_name", "")}, topics=subscriptions.TOPICS,
-        unsubscribe_url=subscriptions.links(subscriptions.email_id(subscriber["email"]))["unsubscribe_url"]),
-        status=status)
+        "preferences.html", token=token, subscriber=subscriber, errors=errors,
+        notice=PREFERENCES_NOTICES.get(notice, ""), values={"first_name": values.get("first_name", "")},
+        chosen=_chosen(values, []), topics=subscriptions.TOPICS,
+        unsubscribe_url=subscriptions.links_for(subscriber)["unsubscribe_url"]), status=status)
 
 
 @web.route(bp, "/preferences")
 def manage_link_form():
-    return web.html(render_page("manage_link.html", values={}, errors={}))
+    return web.html(render_page("manage_link.html", values={"submission": subscriptions.new_submission()},
+                                errors={}))
 
 
 @web.route(bp, "/api/preferences-link", methods=["POST"], content_types=["application/json"],
            model=subscriptions.MANAGE_LINK_MODEL, responses=(202, 400, 429))
 def manage_link_api():
-    """Email a fresh preferences link if the address is subscribed (the same answer either way)"""
+    """Email a fresh preferences link if data is held for the address (the same answer either way)"""
     return manage_link()
 
 
@@ -102,32 +146,41 @@ def manage_link():
     data = web.body(request)
     if not data.get("website"):
         try:
-            subscriptions.send_manage_link(str(data.get("email", "")), web.client_id(request))
+            subscriptions.send_manage_link(str(data.get("email", "")), web.client_id(request),
+                                           subscriptions.submission_of(data))
         except ValidationError as error:
             if web.is_json(request):
                 raise
-            return web.html(render_page("manage_link.html", values=data, errors=error.errors), status=400)
-    message = ("If that address is subscribed, we have emailed it a link to its preferences. "
-               "It may take a few minutes; check your spam folder too.")
+            values = {**data, "submission": subscriptions.submission_of(data) or subscriptions.new_submission()}
+            return web.html(render_page("manage_link.html", values=values, errors=error.errors), status=400)
     if web.is_json(request):
-        return web.json_response({"status": "check-your-email", "message": message}, status=202)
-    return web.html(render_page("message.html", title="Check your email", message=message))
+        return web.json_response({"status": "check-your-email", "message": MANAGE_LINK_SENT[1]}, status=202)
+    return web.redirect("/preferences/check-email")
+
+
+@web.route(bp, "/preferences/check-email")
+def manage_link_sent():
+    return web.html(render_page("message.html", title=MANAGE_LINK_SENT[0], message=MANAGE_LINK_SENT[1]))
 
 
 @web.route(bp, "/preferences/{token}")
 def preferences(token):
-    return _preferences_page(token, subscriptions.preferences(token), {})
+    try:
+        subscriber = subscriptions.preferences(token)
+    except (InvalidToken, NotFound) as error:
+        return _link_error(error, "/preferences", "Email me a new link")
+    notice = str(bp.current_request.query_params.get("notice", "") if bp.current_request.query_params else "")
+    return _preferences_page(token, subscriber, {}, notice=notice)
 
 
 @web.route(bp, "/preferences/{token}", methods=["POST"])
 def update_preferences(token):
     data = web.body(bp.current_request)
     try:
-        subscriber = subscriptions.update_preferences(token, data)
+        outcome = subscriptions.update_preferences(token, data)
     except ValidationError as error:
-        subscriber = {**subscriptions.preferences(token), **{"first_name": data.get("first_name", "")}}
-        return _preferences_page(token, subscriber, error.errors, status=400)
-    return _preferences_page(token, subscriber, {}, saved=True)
+        return _preferences_page(token, subscriptions.preferences(token), error.errors, values=data, status=400)
+    return web.redirect(f"/preferences/{token}?notice={outcome}")
 
 
 @web.route(bp, "/preferences/{token}/export", methods=["POST"])
@@ -145,6 +198,13 @@ def erase(token):
         subscriber = subscriptions.preferences(token)
         return _preferences_page(token, subscriber, {"erase-confirm": "Tick the box to confirm you want your data erased."}, status=400)
     subscriptions.erase(token)
+    return web.redirect(f"/preferences/{token}/erased")
+
+
+@web.route(bp, "/preferences/{token}/erased")
+def erased(token):
+    if subscriptions.holds_data(token):  # not erased (this link was opened by hand): show the data
+        return web.redirect(f"/preferences/{token}")
     return web.html(render_page(
         "message.html", title="Your data is erased",
         message="We have deleted your address, name and choices. We will not email you again unless you subscribe afresh."))
@@ -152,14 +212,21 @@ def erase(token):
 
 @web.route(bp, "/unsubscribe/{token}")
 def unsubscribe_page(token):
-    # A GET only shows the button: link scanners must never unsubscribe anyone.
+    # A GET only shows the button (or that it is done): link scanners must never unsubscribe anyone.
+    if subscriptions.unsubscribe_status(token) == "unsubscribed":
+        return _unsubscribed()
     return web.html(render_page("unsubscribe.html", token=token))
 
 
 @web.route(bp, "/unsubscribe/{token}", methods=["POST"])
 def unsubscribe(token):
-    # RFC 8058 one-click: no cookies, no redirect, 200 once done.
     subscriptions.unsubscribe(token, "one-click")
+    if web.body(bp.current_request).get("via") == "page":
+        return web.redirect(f"/unsubscribe/{token}")  # our own page's button: reload and Back send nothing
+    return _unsubscribed()  # RFC 8058 one-click from a mail client: no cookies, no redirect, 200 once done
+
+
+def _unsubscribed() -> Response:
     return web.html(render_page(
         "message.html", title="You are unsubscribed",
         message="We will not send you any more #PeerTalk emails. If this was a mistake, you can subscribe again at any time.",
