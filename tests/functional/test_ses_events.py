@@ -56,3 +56,24 @@ def test_unknown_and_malformed_events_are_ignored(client, outbox, capsys):
     sns(client, {"eventType": "Bounce", "bounce": {}})
     assert [i for i in aws.table().scan()["Items"] if i["PK"].startswith("SUPPRESS#")] == []
     assert "stranger@example.org" not in capsys.readouterr().out
+
+
+def test_a_failure_applying_a_valid_event_propagates_for_a_retry(client, outbox, monkeypatch):
+    """Issue 11 item 20: a DynamoDB error while applying a well-formed event is not "malformed"."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from chalicelib import ses_events, subscriptions
+
+    confirmed(client, outbox)
+
+    def outage(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "PutItem")
+
+    monkeypatch.setattr(subscriptions, "suppress", outage)
+    with pytest.raises(ClientError):
+        ses_events.handle(json.dumps(bounce("sam@example.org", "Permanent")))
+    monkeypatch.undo()
+    assert ses_events.handle(json.dumps(bounce("sam@example.org", "Permanent"))) == "hard-bounce"
+    assert subscriptions.is_suppressed(subscriptions.email_id("sam@example.org"))
+    assert ses_events.handle("{not json") == "malformed"

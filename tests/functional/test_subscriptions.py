@@ -322,3 +322,110 @@ def test_sign_in_next_cannot_inject_headers(client, coordinator):
     response = client.http.post("/coordinator/sign-in", headers=FORM, body=form(
         {"email": COORDINATOR[0], "password": COORDINATOR[1], "next": "/coordinator\r\nSet-Cookie: x=y"}))
     assert response.status_code == 303 and response.headers["Location"] == "/coordinator"
+
+
+def test_unsubscribed_person_gets_a_preferences_link_with_export_and_erase(client, outbox):
+    """Issue 11 item 10: the rights of access and erasure do not end at unsubscribe."""
+    welcome = confirmed(client, outbox)
+    client.http.post(link(welcome, "unsubscribe"), headers=FORM, body="List-Unsubscribe=One-Click")
+    answers = {follow(client, client.http.post("/preferences", headers=FORM, body=form({"email": a}))).body
+               for a in ("sam@example.org", "stranger@example.org")}
+    assert len(answers) == 1  # the same answer whatever the address
+    process_signups()
+    fresh = outbox.to("sam@example.org")[-1]
+    assert fresh["Subject"] == "Your #PeerTalk preferences link"
+    assert "You are unsubscribed" in text_of(fresh)
+    assert "List-Unsubscribe" not in fresh
+    page = client.http.get(link(fresh, "preferences"))
+    assert page.status_code == 200
+    body = page.body.decode()
+    assert "You are unsubscribed" in body and 'href="/subscribe"' in body
+    assert "/export" in body and "/erase" in body
+    assert outbox.to("stranger@example.org") == []
+
+
+def test_links_from_before_an_erasure_die_with_the_data(client, outbox):
+    """Issue 11 item 11: after erasure and a new sign-up, old confirm and preferences links are dead."""
+    subscribe(client)
+    old_confirm = link(outbox.to("sam@example.org")[-1], "confirm")
+    follow(client, client.http.post(old_confirm, headers=FORM, body=""))
+    old_preferences = link(outbox.to("sam@example.org")[-1], "preferences")
+    follow(client, client.http.post(old_preferences + "/erase", headers=FORM, body="confirm=yes"))
+    subscribe(client)
+    new_confirm = link(outbox.to("sam@example.org")[-1], "confirm")
+    assert new_confirm != old_confirm
+    assert client.http.get(old_confirm).status_code == 410
+    assert client.http.post(old_confirm, headers=FORM, body="").status_code == 410
+    assert client.http.get(old_preferences).status_code == 404
+    assert client.http.post(old_preferences + "/export", headers=FORM, body="").status_code == 404
+    assert follow(client, client.http.post(new_confirm, headers=FORM, body="")).status_code == 200
+    assert client.http.get(old_preferences).status_code == 404  # still dead once confirmed afresh
+    assert client.http.get(link(outbox.to("sam@example.org")[-1], "preferences")).status_code == 200
+
+
+def test_confirm_page_checks_the_link_on_get_and_changes_nothing(client, outbox):
+    """Issue 11 item 12: no button for a tampered or expired link; the GET has no side effects."""
+    from chalicelib import clock, subscriptions
+
+    subscribe(client)
+    path = link(outbox.to("sam@example.org")[0], "confirm")
+    tampered = client.http.get(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
+    assert tampered.status_code == 400
+    assert b"Yes, subscribe me" not in tampered.body and b'href="/subscribe"' in tampered.body
+    good = client.http.get(path)
+    assert good.status_code == 200 and b"Yes, subscribe me" in good.body
+    assert subscriptions.counts_by_status()["confirmed"] == 0
+    clock.advance(73 * 3600)
+    expired = client.http.get(path)
+    assert expired.status_code == 410
+    assert b"Yes, subscribe me" not in expired.body and b'href="/subscribe"' in expired.body
+    assert [m["Subject"] for m in outbox.to("sam@example.org")] == ["Please confirm your subscription"]
+
+
+def test_forms_redirect_after_post_and_a_resent_form_acts_once(client, outbox):
+    """Issue 11 item 13: POST/redirect/GET, and the same submitted form twice sends one email."""
+    from chalicelib import subscriptions
+
+    page = client.http.get("/subscribe").body.decode()
+    submission = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+    data = {**SIGN_UP, "submission": submission}
+    for _ in range(2):  # a double press, or Back and submit again
+        response = client.http.post("/subscribe", headers=FORM, body=form(data))
+        assert response.status_code == 303 and response.headers["Location"] == "/subscribe/check-email"
+    process_signups()
+    assert len(outbox.to("sam@example.org")) == 1
+    assert subscriptions.counts_by_status()["pending"] == 1
+    confirm_path = link(outbox.to("sam@example.org")[0], "confirm")
+    assert client.http.post(confirm_path, headers=FORM, body="").status_code == 303
+    welcome = outbox.to("sam@example.org")[-1]
+    preferences = link(welcome, "preferences")
+    saved = client.http.post(preferences, headers=FORM, body=form({"topics": ["events"]}))
+    assert saved.status_code == 303
+    link_request = {"email": "sam@example.org", "submission": "link-form-123456"}
+    for _ in range(2):
+        assert client.http.post("/preferences", headers=FORM, body=form(link_request)).status_code == 303
+    process_signups()
+    assert [m["Subject"] for m in outbox.to("sam@example.org")].count("Your #PeerTalk preferences link") == 1
+    unsubscribed = client.http.post(link(welcome, "unsubscribe"), headers=FORM,
+                                    body="List-Unsubscribe=One-Click&via=page")
+    assert unsubscribed.status_code == 303
+    assert b"You are unsubscribed" in follow(client, unsubscribed).body
+
+
+def test_topic_error_reshows_exactly_what_was_ticked(client, outbox):
+    """Smaller item: after "choose at least one", nothing is ticked that the person did not tick."""
+    response = subscribe(client, {"email": "sam@example.org", "first_name": "Sam", "consent": "yes"})
+    assert response.status_code == 400
+    page = response.body.decode()
+    assert "Choose at least one" in page
+    assert 'value="newsletter" checked' not in page and 'value="events" checked' not in page
+    assert 'value="Sam"' in page and 'id="consent" name="consent" value="yes" checked' in page
+    wrong = subscribe(client, {**SIGN_UP, "topics": ["events"], "email": "x"})
+    assert 'value="events" checked' in wrong.body.decode()
+    assert 'value="newsletter" checked' not in wrong.body.decode()
+    welcome = confirmed(client, outbox)
+    preferences = link(welcome, "preferences")
+    refused = client.http.post(preferences, headers=FORM, body=form({"first_name": "S" * 81, "topics": ["events"]}))
+    assert refused.status_code == 400
+    assert 'value="events" checked' in refused.body.decode()
+    assert 'value="newsletter" checked' not in refused.body.decode()
