@@ -20,9 +20,8 @@ MANAGE_LINK_SENT = ("Check your email", "If we hold that address, we have emaile
 PREFERENCES_NOTICES = {
     "saved": "Your preferences are saved.",
     "unchanged": "Your preferences are saved. Nothing had changed.",
-    "saved-not-subscribed": "Your choices are saved, but you are unsubscribed, so we send you nothing. "
-                            "Saving does not subscribe you again: to receive #PeerTalk, subscribe again below "
-                            "and confirm by email.",
+    "saved-not-subscribed": "Your choices are saved, but you are still unsubscribed: saving does not "
+                            "subscribe you again, so we send you nothing.",
     "unsubscribed": "You are unsubscribed: we will send you no more #PeerTalk emails.",
 }
 

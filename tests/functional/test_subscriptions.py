@@ -298,9 +298,9 @@ def test_saving_preferences_never_resubscribes(client, outbox):
     path = link(welcome, "preferences")
     client.http.post(link(welcome, "unsubscribe"), headers=FORM, body="List-Unsubscribe=One-Click")
     page = follow(client, client.http.post(path, headers=FORM, body=form({"first_name": "Sam", "topics": ["newsletter"]})))
-    assert page.status_code == 200 and b"you are unsubscribed" in page.body
+    assert page.status_code == 200 and b"You are unsubscribed" in page.body
     assert b"Your preferences are saved." not in page.body
-    assert b"Saving does not subscribe you again" in page.body
+    assert b"saving does not subscribe you again" in page.body
     assert subscriptions.counts_by_status()["confirmed"] == 0
     assert not subscriptions.is_mailable(subscriptions.email_id("sam@example.org"), "newsletter")
 
