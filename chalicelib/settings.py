@@ -2,18 +2,36 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass, field
+
+from chalicelib import wiring
+from chalicelib.wiring import ENV
+
+
+class SettingsError(ValueError):
+    """The environment holds a value PeerPost cannot run with; raised at start, naming the variable."""
 
 
 def _int(env: dict, name: str, default: int) -> int:
     raw = env.get(name)
-    return default if raw in (None, "") else int(raw)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 def _float(env: dict, name: str, default: float) -> float:
     raw = env.get(name)
-    return default if raw in (None, "") else float(raw)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
 
 
 def _list(env: dict, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -21,6 +39,17 @@ def _list(env: dict, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
         return default
     return tuple(part.strip() for part in raw.split("|") if part.strip())
+
+
+# Lower bounds of the numeric settings: below them a value makes no sense (a send rate of 0 would be a
+# ZeroDivisionError in the pacer mid-send; a concurrency of 0 a sender that never sends).
+_AT_LEAST = {
+    "pending_expiry_hours": 1, "session_hours": 1, "send_concurrency": 1, "ses_max_attempts": 1,
+    "rate_limit_per_address_per_hour": 1, "rate_limit_per_client_per_hour": 1, "offer_window_hours": 1,
+    "reminder_hours_before": 0, "attendee_retention_days": 0, "event_registrations_per_client_per_hour": 1,
+    "story_retention_flag_days": 1, "story_retention_erase_days": 0, "max_story_chars": 1,
+    "story_rate_limit_per_client_per_hour": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +91,23 @@ class Settings:
     max_story_chars: int
     story_rate_limit_per_client_per_hour: int = 10
 
+    def __post_init__(self) -> None:
+        problems = []
+        rate = self.send_rate_per_second
+        if not (math.isfinite(rate) and rate > 0):
+            problems.append(f"{ENV['send_rate_per_second']} must be above 0 (the SES maximum send rate), not {rate:g}")
+        for name, least in _AT_LEAST.items():
+            value = getattr(self, name)
+            if value < least:
+                problems.append(f"{ENV[name]} must be at least {least}, not {value}")
+        for name in ("table_name", "dispatch_queue", "send_queue", "signup_queue"):
+            if not getattr(self, name):
+                problems.append(f"{ENV[name]} must not be empty")
+        if not self.public_base_url.startswith(("https://", "http://")):
+            problems.append(f"{ENV['public_base_url']} must be an http(s) URL")
+        if problems:
+            raise SettingsError("PeerPost cannot start with these settings: " + "; ".join(problems))
+
     @property
     def is_local(self) -> bool:
         return self.stage == "local"
@@ -83,53 +129,53 @@ DEFAULT_SAFEGUARDING_PHRASES = (
 
 def from_environ(env: dict | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
-    base_url = env.get("PEERPOST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base_url = env.get(ENV["public_base_url"], "http://127.0.0.1:8000").rstrip("/")
     return Settings(
-        stage=env.get("PEERPOST_STAGE", "local"),
+        stage=env.get(ENV["stage"], "local"),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
-        table_name=env.get("PEERPOST_TABLE", "peerpost"),
-        dispatch_queue=env.get("PEERPOST_DISPATCH_QUEUE", "peerpost-dispatch"),
-        send_queue=env.get("PEERPOST_SEND_QUEUE", "peerpost-send"),
-        signup_queue=env.get("PEERPOST_SIGNUP_QUEUE", "peerpost-signups"),
+        table_name=env.get(ENV["table_name"], wiring.TABLE),
+        dispatch_queue=env.get(ENV["dispatch_queue"], wiring.DISPATCH_QUEUE),
+        send_queue=env.get(ENV["send_queue"], wiring.SEND_QUEUE),
+        signup_queue=env.get(ENV["signup_queue"], wiring.SIGNUP_QUEUE),
         public_base_url=base_url,
-        organisation_name=env.get("PEERPOST_ORG_NAME", "Side by Side Peer Support Network"),
+        organisation_name=env.get(ENV["organisation_name"], "Side by Side Peer Support Network"),
         organisation_address=env.get(
-            "PEERPOST_ORG_ADDRESS", "K&C Mind, 7 Thorpe Close, London W10 5XL"
+            ENV["organisation_address"], "K&C Mind, 7 Thorpe Close, London W10 5XL"
         ),
-        newsletter_from=env.get("PEERPOST_NEWSLETTER_FROM", "#PeerTalk <news@peerpost.example.org>"),
+        newsletter_from=env.get(ENV["newsletter_from"], "#PeerTalk <news@peerpost.example.org>"),
         transactional_from=env.get(
-            "PEERPOST_TRANSACTIONAL_FROM", "PeerPost <hello@peerpost.example.org>"
+            ENV["transactional_from"], "PeerPost <hello@peerpost.example.org>"
         ),
-        reply_to=env.get("PEERPOST_REPLY_TO", "coordinator@peerpost.example.org"),
-        list_id=env.get("PEERPOST_LIST_ID", "PeerTalk newsletter <peertalk.peerpost.example.org>"),
-        unsubscribe_mailto=env.get("PEERPOST_UNSUBSCRIBE_MAILTO", ""),
-        ses_configuration_set=env.get("PEERPOST_SES_CONFIGURATION_SET", "peerpost"),
+        reply_to=env.get(ENV["reply_to"], "coordinator@peerpost.example.org"),
+        list_id=env.get(ENV["list_id"], "PeerTalk newsletter <peertalk.peerpost.example.org>"),
+        unsubscribe_mailto=env.get(ENV["unsubscribe_mailto"], ""),
+        ses_configuration_set=env.get(ENV["ses_configuration_set"], "peerpost"),
         crisis_signposting=env.get(
-            "PEERPOST_CRISIS_LINE",
+            ENV["crisis_signposting"],
             "If you need support now, call Samaritans free on 116 123 (24 hours), "
             "or text SHOUT to 85258. In an emergency call 999.",
         ),
-        signing_secret=env.get("PEERPOST_SIGNING_SECRET", ""),
-        signing_secret_parameter=env.get("PEERPOST_SIGNING_SECRET_PARAMETER", ""),
+        signing_secret=env.get(ENV["signing_secret"], ""),
+        signing_secret_parameter=env.get(ENV["signing_secret_parameter"], ""),
         secure_cookies=base_url.startswith("https://"),
-        pending_expiry_hours=_int(env, "PEERPOST_PENDING_EXPIRY_HOURS", 72),
-        session_hours=_int(env, "PEERPOST_SESSION_HOURS", 8),
-        send_rate_per_second=_float(env, "PEERPOST_SEND_RATE_PER_SECOND", 14.0),
+        pending_expiry_hours=_int(env, ENV["pending_expiry_hours"], 72),
+        session_hours=_int(env, ENV["session_hours"], 8),
+        send_rate_per_second=_float(env, ENV["send_rate_per_second"], 14.0),
         # The send queue's Lambda runs at most this many at once; each paces itself to rate / concurrency.
-        send_concurrency=_int(env, "PEERPOST_SEND_CONCURRENCY", 2),
-        ses_max_attempts=_int(env, "PEERPOST_SES_MAX_ATTEMPTS", 6),
-        rate_limit_per_address_per_hour=_int(env, "PEERPOST_RATE_LIMIT_PER_ADDRESS", 5),
-        rate_limit_per_client_per_hour=_int(env, "PEERPOST_RATE_LIMIT_PER_CLIENT", 60),
-        safeguarding_email=env.get("PEERPOST_SAFEGUARDING_EMAIL", "safeguarding@peerpost.example.org"),
-        safeguarding_phrases=_list(env, "PEERPOST_SAFEGUARDING_PHRASES", DEFAULT_SAFEGUARDING_PHRASES),
-        offer_window_hours=_int(env, "PEERPOST_OFFER_WINDOW_HOURS", 48),
-        reminder_hours_before=_int(env, "PEERPOST_REMINDER_HOURS_BEFORE", 24),
-        attendee_retention_days=_int(env, "PEERPOST_ATTENDEE_RETENTION_DAYS", 30),
-        event_registrations_per_client_per_hour=_int(env, "PEERPOST_EVENT_REGISTRATIONS_PER_CLIENT", 200),
-        story_retention_flag_days=_int(env, "PEERPOST_STORY_RETENTION_FLAG_DAYS", 180),
-        story_retention_erase_days=_int(env, "PEERPOST_STORY_RETENTION_ERASE_DAYS", 30),
-        max_story_chars=_int(env, "PEERPOST_MAX_STORY_CHARS", 20000),
-        story_rate_limit_per_client_per_hour=_int(env, "PEERPOST_STORY_RATE_LIMIT_PER_CLIENT", 10),
+        send_concurrency=_int(env, ENV["send_concurrency"], 2),
+        ses_max_attempts=_int(env, ENV["ses_max_attempts"], 6),
+        rate_limit_per_address_per_hour=_int(env, ENV["rate_limit_per_address_per_hour"], 5),
+        rate_limit_per_client_per_hour=_int(env, ENV["rate_limit_per_client_per_hour"], 60),
+        safeguarding_email=env.get(ENV["safeguarding_email"], "safeguarding@peerpost.example.org"),
+        safeguarding_phrases=_list(env, ENV["safeguarding_phrases"], DEFAULT_SAFEGUARDING_PHRASES),
+        offer_window_hours=_int(env, ENV["offer_window_hours"], 48),
+        reminder_hours_before=_int(env, ENV["reminder_hours_before"], 24),
+        attendee_retention_days=_int(env, ENV["attendee_retention_days"], 30),
+        event_registrations_per_client_per_hour=_int(env, ENV["event_registrations_per_client_per_hour"], 200),
+        story_retention_flag_days=_int(env, ENV["story_retention_flag_days"], 180),
+        story_retention_erase_days=_int(env, ENV["story_retention_erase_days"], 30),
+        max_story_chars=_int(env, ENV["max_story_chars"], 20000),
+        story_rate_limit_per_client_per_hour=_int(env, ENV["story_rate_limit_per_client_per_hour"], 10),
     )
 
 
