@@ -358,7 +358,7 @@ def _unwanted(subscriber: dict | None) -> str:
 def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> Outcome:
     from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-    links = subscriptions.links(rid)
+    links = subscriptions.links(rid, subscriber.get("link_nonce", ""))
     values = newsletter.personal_values(subscriber.get("first_name", ""), links["preferences_url"],
                                         links["unsubscribe_url"])
     pacer.wait()
@@ -471,7 +471,7 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     for start in range(0, len(wanted), 100):
         request = {settings.table_name: {
             "Keys": [{k: serializer.serialize(v) for k, v in key.items()} for key in wanted[start:start + 100]],
-            "ProjectionExpression": "PK, email, first_name, topics, #s", "ExpressionAttributeNames": {"#s": "status"},
+            "ProjectionExpression": "PK, email, first_name, topics, #s, link_nonce", "ExpressionAttributeNames": {"#s": "status"},
             "ConsistentRead": True}}
         for backoff in range(10):
             response = client.batch_get_item(RequestItems=request)
