@@ -11,6 +11,8 @@ from chalicelib.routes import stories as story_routes
 # "peerpost" logger would print every line twice, once without its structure.
 app = Chalice(app_name="peerpost", configure_logs=False)
 app.experimental_feature_flags.update(["BLUEPRINTS"])
+# Forms that upload an image reach Lambda byte for byte (API Gateway base64-encodes binary media types).
+app.api.binary_types.append("multipart/form-data")
 
 app.register_blueprint(public.bp)
 app.register_blueprint(subscription_routes.bp)

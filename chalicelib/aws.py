@@ -66,6 +66,11 @@ def sqs():
 
 
 @functools.cache
+def s3():
+    return _session().client("s3")
+
+
+@functools.cache
 def queue_url(name: str) -> str:
     return sqs().get_queue_url(QueueName=name)["QueueUrl"]
 
@@ -74,5 +79,5 @@ def reset() -> None:
     """Drop every cached client (tests start a fresh moto per test)."""
     global _generation
     _generation += 1
-    for cached in (_session, dynamodb_client, sesv2, sqs, queue_url):
+    for cached in (_session, dynamodb_client, sesv2, sqs, s3, queue_url):
         cached.cache_clear()

@@ -35,6 +35,13 @@ def _url_ok(url: str, schemes: tuple[str, ...]) -> bool:
     return any(url.startswith(s) for s in schemes) and " " not in url and len(url) <= 2000
 
 
+def _uploaded_images() -> str:
+    """Where uploaded images live (https when deployed; the local server in local mode)."""
+    from chalicelib.settings import get_settings
+
+    return get_settings().media_base_url + "/images/"
+
+
 def _clean(data: dict) -> dict:
     """Control characters mean nothing in an email and break MJML and 7bit MIME: they go at the door."""
     from chalicelib.forms import strip_controls
@@ -95,8 +102,8 @@ def _parse_section(raw: dict) -> tuple[dict, dict]:
         if len(section["body"]) > MAX_MARKDOWN:
             errors["body"] = f"Use at most {MAX_MARKDOWN} characters."
         if kind == "image" and not section["image_url"]:
-            errors["image_url"] = "Add the image's address (https://)."
-        if section["image_url"] and not _url_ok(section["image_url"], ("https://",)):
+            errors["image_url"] = "Upload an image, or give its address (https://)."
+        if section["image_url"] and not _url_ok(section["image_url"], ("https://", _uploaded_images())):
             errors["image_url"] = "Use an image address starting https://."
         if section["image_url"] and not section["image_alt"]:
             errors["image_alt"] = "Describe the image for people who cannot see it."

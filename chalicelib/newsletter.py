@@ -39,6 +39,14 @@ class Section:
     story: object = None
     entries: tuple = ()
 
+    @property
+    def image_srcset(self) -> str:
+        """An uploaded image's email-width and sharp-screen files; "" for an image from elsewhere."""
+        from chalicelib import images
+
+        sharp = images.sharp_url(self.image_url) if self.image_url else ""
+        return f"{self.image_url} 1x, {sharp} 2x" if sharp else ""
+
 
 @functools.cache
 def _markdown():

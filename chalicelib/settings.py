@@ -61,6 +61,8 @@ class Settings:
     send_queue: str
     signup_queue: str
     public_base_url: str
+    media_bucket: str
+    media_base_url: str
     organisation_name: str
     organisation_address: str
     newsletter_from: str
@@ -100,11 +102,12 @@ class Settings:
             value = getattr(self, name)
             if value < least:
                 problems.append(f"{ENV[name]} must be at least {least}, not {value}")
-        for name in ("table_name", "dispatch_queue", "send_queue", "signup_queue"):
+        for name in ("table_name", "dispatch_queue", "send_queue", "signup_queue", "media_bucket"):
             if not getattr(self, name):
                 problems.append(f"{ENV[name]} must not be empty")
-        if not self.public_base_url.startswith(("https://", "http://")):
-            problems.append(f"{ENV['public_base_url']} must be an http(s) URL")
+        for name in ("public_base_url", "media_base_url"):
+            if not getattr(self, name).startswith(("https://", "http://")):
+                problems.append(f"{ENV[name]} must be an http(s) URL")
         if problems:
             raise SettingsError("PeerPost cannot start with these settings: " + "; ".join(problems))
 
@@ -138,6 +141,9 @@ def from_environ(env: dict | None = None) -> Settings:
         send_queue=env.get(ENV["send_queue"], wiring.SEND_QUEUE),
         signup_queue=env.get(ENV["signup_queue"], wiring.SIGNUP_QUEUE),
         public_base_url=base_url,
+        media_bucket=env.get(ENV["media_bucket"], wiring.MEDIA_BUCKET),
+        # Deployed: the CloudFront distribution in front of the bucket. Locally, localdev serves /media.
+        media_base_url=env.get(ENV["media_base_url"], f"{base_url}/media").rstrip("/"),
         organisation_name=env.get(ENV["organisation_name"], "Side by Side Peer Support Network"),
         organisation_address=env.get(
             ENV["organisation_address"], "K&C Mind, 7 Thorpe Close, London W10 5XL"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Callable
@@ -17,6 +18,9 @@ from chalicelib.errors import MethodNotAllowed, PayloadTooLarge, PeerPostError, 
 FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"]
 ALL_TYPES = ["application/json", *FORM_TYPES]
 MAX_BODY_BYTES = 256 * 1024
+# A form may carry one uploaded image (chalicelib.images.MAX_UPLOAD_BYTES) beside its text, which stays
+# within MAX_BODY_BYTES. API Gateway passes multipart bodies to Lambda as binary (app.api.binary_types).
+MAX_UPLOAD_BODY_BYTES = 4 * 1024 * 1024 + MAX_BODY_BYTES
 # No PeerPost request nests deeper than a list in an object; json.loads itself fails (RecursionError)
 # somewhere near a thousand levels, so anything deeper than this is refused before it can.
 MAX_JSON_DEPTH = 20
@@ -31,6 +35,18 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
     "Cache-Control": "no-store",
 }
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent in a multipart form: its bytes as sent, and what the browser said of it."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
 
 
 def content_type(request) -> str:
@@ -98,11 +114,26 @@ def body(request) -> dict[str, Any]:
     return cached
 
 
+def files(request) -> dict[str, Upload]:
+    """The files a multipart form sent, by field name (read with the body)."""
+    body(request)
+    return _files(request)
+
+
+def _files(request) -> dict[str, Upload]:
+    found = getattr(request, "_peerpost_files", None)
+    if found is None:
+        found = {}
+        request._peerpost_files = found
+    return found
+
+
 def _parse_body(request) -> dict[str, Any]:
     raw = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge("The form is too large. Please shorten what you wrote and try again.")
     kind = content_type(request)
+    if len(raw) > (MAX_UPLOAD_BODY_BYTES if kind == "multipart/form-data" else MAX_BODY_BYTES):
+        raise PayloadTooLarge("The form is too large. Please shorten what you wrote, or choose a smaller "
+                              "image (at most 4 MB), and try again.")
     if not raw:
         return {}
     if kind == "application/json":
@@ -122,7 +153,7 @@ def _parse_body(request) -> dict[str, Any]:
             raise PeerPostError("The form has too many fields.") from exc
     if kind == "multipart/form-data":
         try:
-            return _multipart(request.headers.get("content-type", ""), raw)
+            return _multipart(request.headers.get("content-type", ""), raw, _files(request))
         except (ValueError, UnicodeError) as exc:
             raise PeerPostError("The form could not be read. Please try again.") from exc
     raise UnsupportedMediaType("Send a form or JSON.")
@@ -151,18 +182,30 @@ def _flatten(fields: dict[str, list[str]]) -> dict[str, Any]:
     return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
 
 
-def _multipart(header: str, raw: bytes) -> dict[str, Any]:
+def _multipart(header: str, raw: bytes, files: dict[str, Upload] | None = None) -> dict[str, Any]:
+    """The text fields of a multipart body; file parts go into `files` (by field name) when it is given,
+    so a file sent to a form that takes none is never mistaken for text."""
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + header.encode("latin-1") + b"\r\n\r\n" + raw
     )
     fields: dict[str, list[str]] = {}
     if not message.is_multipart():
         return {}
+    text_bytes = 0
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        if name:
-            payload = part.get_payload(decode=True) or b""
-            fields.setdefault(name, []).append(payload.decode("utf-8", errors="replace"))
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_param("filename", header="content-disposition")
+        if filename is not None:  # a file input: kept apart, as bytes; an empty one (nothing chosen) is falsy
+            if files is not None and (payload or name not in files):
+                files[name] = Upload(str(filename), part.get_content_type(), payload)
+            continue
+        text_bytes += len(payload)
+        if text_bytes > MAX_BODY_BYTES:
+            raise PayloadTooLarge("The form is too large. Please shorten what you wrote and try again.")
+        fields.setdefault(name, []).append(payload.decode("utf-8", errors="replace"))
     return _flatten(fields)
 
 

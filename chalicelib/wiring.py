@@ -15,6 +15,7 @@ SEND_QUEUE = "peerpost-send"
 SIGNUP_QUEUE = "peerpost-signups"
 SES_EVENTS_TOPIC = "peerpost-ses-events"
 ALARM_TOPIC = "peerpost-alarms"
+MEDIA_BUCKET = "peerpost-media"
 
 RESOURCES = {
     "PeerPostTable": TABLE,
@@ -26,6 +27,7 @@ RESOURCES = {
     "SignupDeadLetterQueue": f"{SIGNUP_QUEUE}-dlq",
     "SesEventsTopic": SES_EVENTS_TOPIC,
     "AlarmTopic": ALARM_TOPIC,
+    "MediaBucket": MEDIA_BUCKET,
 }
 LOGICAL_IDS = {name: logical_id for logical_id, name in RESOURCES.items()}
 
@@ -53,6 +55,8 @@ VARIABLES = (
     Variable("PEERPOST_SEND_QUEUE", "send_queue", deployed=True),
     Variable("PEERPOST_SIGNUP_QUEUE", "signup_queue", deployed=True),
     Variable("PEERPOST_PUBLIC_BASE_URL", "public_base_url", deployed=True),
+    Variable("PEERPOST_MEDIA_BUCKET", "media_bucket", deployed=True),
+    Variable("PEERPOST_MEDIA_BASE_URL", "media_base_url", deployed=True),
     Variable("PEERPOST_ORG_NAME", "organisation_name", deployed=True),
     Variable("PEERPOST_ORG_ADDRESS", "organisation_address", deployed=True),
     Variable("PEERPOST_NEWSLETTER_FROM", "newsletter_from", deployed=True),

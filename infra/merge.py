@@ -124,6 +124,8 @@ def _environment(ses_send_rate: float) -> dict:
         "PEERPOST_SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
         "PEERPOST_SIGNING_SECRET_PARAMETER": {"Fn::Sub": "/peerpost/${Stage}/signing-secret"},
         "PEERPOST_PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
+        "PEERPOST_MEDIA_BUCKET": {"Ref": "MediaBucket"},
+        "PEERPOST_MEDIA_BASE_URL": {"Fn::Sub": "https://${MediaDistribution.DomainName}"},
         "PEERPOST_ORG_NAME": {"Ref": "OrganisationName"},
         "PEERPOST_ORG_ADDRESS": {"Ref": "OrganisationAddress"},
         "PEERPOST_NEWSLETTER_FROM": {"Ref": "NewsletterFrom"},

@@ -25,6 +25,29 @@ def _request_handler():
             self.end_headers()
             self.wfile.write(body)
 
+        def do_GET(self) -> None:
+            if self.path.startswith("/media/"):
+                return self._media()
+            return super().do_GET()
+
+        def _media(self) -> None:
+            """Uploaded images, from moto's S3: what CloudFront in front of the bucket does when deployed."""
+            from chalicelib import images
+            from chalicelib.errors import NotFound
+
+            try:
+                data, kind = images.read(self.path.split("?")[0][len("/media/"):])
+            except NotFound:
+                self.send_error(404, "No such image")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", images.CACHE_CONTROL)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(data)
+
         def __getattr__(self, name: str):
             if name.startswith("do_"):  # TRACE, CONNECT, QUERY, anything no route serves
                 return self._not_allowed

@@ -18,6 +18,7 @@ LOCAL_NAMES = {
     "SignupDeadLetterQueue": "peerpost-signups-dlq",
     "SesEventsTopic": "peerpost-ses-events",
     "AlarmTopic": "peerpost-alarms",
+    "MediaBucket": "peerpost-media",
 }
 SENDER_DOMAIN = "peerpost.example.org"
 
@@ -94,5 +95,10 @@ def create_all(session) -> dict[str, str]:
     sns = session.client("sns")
     for logical_id in resources("AWS::SNS::Topic"):
         created[logical_id] = sns.create_topic(Name=LOCAL_NAMES[logical_id])["TopicArn"]
+    s3 = session.client("s3")
+    for logical_id in resources("AWS::S3::Bucket"):
+        s3.create_bucket(Bucket=LOCAL_NAMES[logical_id],
+                         CreateBucketConfiguration={"LocationConstraint": session.region_name})
+        created[logical_id] = LOCAL_NAMES[logical_id]
     session.client("sesv2").create_email_identity(EmailIdentity=SENDER_DOMAIN)
     return created

@@ -11,7 +11,7 @@ from chalicelib.rendering import render_page
 bp = Blueprint(__name__)
 
 # The rendered email is a document of its own: inline styles, remote https images, no scripts, no forms.
-EMAIL_DOCUMENT_CSP = ("default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
+EMAIL_DOCUMENT_CSP = ("default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
                       "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 
 
@@ -31,19 +31,45 @@ def _form(coordinator, issue_id: str | None, values: dict, rows: list[dict], err
           status: int = 200, notice: str = "", version: str = "", unsaved: bool = False):
     import secrets as pysecrets
 
+    from chalicelib import images
+
     if not issue_id:  # one id per new-issue form, kept through its re-showings: sent twice, it is one issue
         values = {**values, "submission_id": str(values.get("submission_id") or "")[:issues.MAX_SUBMISSION_ID]
                   or pysecrets.token_urlsafe(16)}
     return web.html(render_page(
         "coordinator/issue_form.html", coordinator=coordinator, issue_id=issue_id, values=values, rows=rows,
         errors=errors, kinds=issues.SECTION_KINDS, fields=issues.SECTION_FIELDS, stories=_shareable_stories(),
-        notice=notice, version=version, unsaved=unsaved), status=status)
+        notice=notice, version=version, unsaved=unsaved, max_image_bytes=images.MAX_UPLOAD_BYTES,
+        max_image_mb=images.MAX_UPLOAD_BYTES // (1024 * 1024)), status=status)
 
 
 def _save_data(data: dict, rows: list[dict]) -> dict:
     from chalicelib import issue_editor
 
     return {**data, "sections": issue_editor.for_saving(rows)}
+
+
+def _uploads(rows: list[dict]) -> tuple[dict, str, int]:
+    """Store the images chosen in the cards' file inputs and point each card at its own: returns the
+    errors by field, what happened in words, and the status a refusal needs (400, or 413 for too big)."""
+    from chalicelib import images
+
+    sent = web.files(bp.current_request)
+    errors, done, status = {}, [], 200
+    for n, row in enumerate(rows):
+        upload = sent.get(f"section-{n}-image_file")
+        if row["kind"] not in ("image", "text") or not upload:
+            continue
+        try:
+            stored = images.store(upload.data)
+        except images.ImageRefused as refused:
+            errors[f"section-{n}-image_file"] = refused.message
+            status = max(status, refused.status)
+            continue
+        row["image_url"] = stored.url
+        done.append(f"Image uploaded for section {n + 1}." + ("" if row.get("image_alt") else
+                    " Now describe it for people who cannot see it."))
+    return errors, " ".join(done), 400 if status == 200 and errors else status
 
 
 @web.route(bp, "/coordinator/issues", coordinator=True)
@@ -68,6 +94,11 @@ def create_issue(coordinator):
     data = web.body(request)
     rows = issue_editor.rows_from_form(data) if "section_count" in data else None
     action = str(data.get("action", "save"))
+    if rows is not None:
+        upload_errors, uploaded, status = _uploads(rows)
+        if upload_errors or action.startswith("upload-"):
+            return _form(coordinator, None, _top_values(data), rows, upload_errors, status=status,
+                         notice=f"{uploaded} Not saved yet." if uploaded else "", unsaved=True)
     if rows is not None and action != "save":
         rows, what = issue_editor.apply(rows, action, str(data.get("add_kind", "")))
         return _form(coordinator, None, _top_values(data), rows, {}, notice=f"{what} Not saved yet.", unsaved=True)
@@ -123,6 +154,10 @@ def update_issue(issue_id, coordinator):
     rows = issue_editor.rows_from_form(data)
     version = str(data.get("version", ""))
     action = str(data.get("action", "save"))
+    upload_errors, uploaded, status = _uploads(rows)
+    if upload_errors or action.startswith("upload-"):
+        return _form(coordinator, issue_id, _top_values(data), rows, upload_errors, status=status,
+                     notice=f"{uploaded} Not saved yet." if uploaded else "", version=version, unsaved=True)
     if action != "save":
         rows, what = issue_editor.apply(rows, action, str(data.get("add_kind", "")))
         return _form(coordinator, issue_id, _top_values(data), rows, {}, notice=f"{what} Not saved yet.",
@@ -361,7 +396,7 @@ def archive():
 def archived_issue(address):
     """The issue as a page of the site, at its readable address. Rendered now, not stored: a story
     withdrawn or narrowed since the send is gone from the archive at once."""
-    from chalicelib import newsletter
+    from chalicelib import images, newsletter
     from chalicelib.settings import get_settings
 
     issue = issues.published(address)
@@ -369,7 +404,7 @@ def archived_issue(address):
         return Response(body="", status_code=301, headers={"Location": issues.archive_path(issue)})
     context = newsletter.web_context(issue)
     base = get_settings().public_base_url
-    first_image = next((s.image_url for s in context["sections"] if s.image_url), "")
+    first_image = next((images.sharp_url(s.image_url) or s.image_url for s in context["sections"] if s.image_url), "")
     return web.html(render_page("archive_issue.html", **context, url=base + issues.archive_path(issue),
                                 summary=newsletter.summary(issue), image=first_image))
 

@@ -27,13 +27,43 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(save, 700);
   }
-  form.addEventListener("input", changed);
-  form.addEventListener("change", changed);
+  form.addEventListener("input", function (event) { if (event.target.type !== "file") { changed(); } });
+  form.addEventListener("change", function (event) {
+    if (event.target.type === "file") { chosen(event.target); } else { changed(); }
+  });
+
+  // Choosing an image uploads it at once (the card's Upload button, which also works without this),
+  // unless it is too big to send: then it says so here, before anything is sent.
+  function chosen(input) {
+    var file = input.files && input.files[0];
+    var box = input.closest(".field");
+    var old = box && box.querySelector(".error.chosen");
+    if (old) { old.remove(); }
+    if (!file) { return; }
+    var limit = parseInt(input.getAttribute("data-max-bytes"), 10);
+    if (limit && file.size > limit) {
+      var error = document.createElement("p");
+      error.className = "error chosen";
+      error.id = input.id + "-chosen-error";
+      error.textContent = "That image is " + (file.size / 1048576).toFixed(1) + " MB. Choose one of at most " +
+        Math.floor(limit / 1048576) + " MB, for example by saving it smaller or as a JPEG.";
+      input.before(error);
+      input.setAttribute("aria-describedby", input.id + "-hint " + error.id);
+      input.value = "";
+      input.focus();
+      return;
+    }
+    var button = box && box.querySelector("button[value^='upload-']");
+    if (button) { form.requestSubmit(button); }
+  }
 
   function save() {
     if (saving) { again = true; return; }
     saving = true;
     var data = new FormData(form);
+    Array.prototype.forEach.call(form.querySelectorAll("input[type=file]"), function (input) {
+      data.delete(input.name);  // images go up with their Upload button, never with every keystroke
+    });
     fetch(autosaveUrl, { method: "POST", body: data, credentials: "same-origin",
                          headers: { "Accept": "application/json" } })
       .then(function (response) {

@@ -95,7 +95,7 @@ def test_editor_cards_add_move_and_remove_without_javascript(client, coordinator
     assert b'name="section-2-cta_url"' not in image.body
     refused = editor(client, coordinator, issue_id, **{**fields, "section_count": "3", "section-2-kind": "image",
                                                        "section-2-heading": "A picture"}, action="save")
-    assert refused.status_code == 400 and b"Add the image&#39;s address (https://)." in refused.body
+    assert refused.status_code == 400 and b"Upload an image, or give its address (https://)." in refused.body
     assert b'href="#section-2-image_url"' in refused.body and b'value="A picture"' in refused.body
 
 
