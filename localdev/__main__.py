@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     from localdev.persist import DataFolder
 
-    folder = DataFolder(args.data_dir, "peerpost") if args.data_dir else None
+    from chalicelib import wiring
+
+    folder = DataFolder(args.data_dir, wiring.TABLE, wiring.MEDIA_BUCKET) if args.data_dir else None
     if folder:
         os.environ["PEERPOST_SIGNING_SECRET"] = folder.signing_secret()  # links in the outbox outlive a restart
     configure_environment(args)
@@ -134,17 +136,18 @@ def main(argv: list[str] | None = None) -> int:
 
     session = boto3.session.Session(region_name="eu-west-2")
     stack.create_all(session)
-    dynamodb = session.client("dynamodb")
+    dynamodb, s3 = session.client("dynamodb"), session.client("s3")
     if folder and not folder.is_new:
-        kept = folder.restore(dynamodb)
-        data_line = f"  Data:        {args.data_dir} ({kept} items kept from last time; make reset starts afresh)\n"
+        kept, pictures = folder.restore(dynamodb), folder.restore_media(s3)
+        data_line = (f"  Data:        {args.data_dir} ({kept} items and {pictures} images kept from last time; "
+                     "make reset starts afresh)\n")
     else:
         if not args.no_demo:
             demo.seed()
         data_line = f"  Data:        {args.data_dir} (new; kept across restarts)\n" if folder else ""
     if folder:
         folder.save(dynamodb)
-        folder.keep_saving(dynamodb)
+        folder.keep_saving(dynamodb, s3)
 
     from app import app
 
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Stopping PeerPost...", flush=True)
     runner.stop()
     if folder:
-        folder.stop(dynamodb)
+        folder.stop(dynamodb, s3)
     api.shutdown()
     outbox_server.shutdown()
     moto_server.stop()

@@ -1,9 +1,11 @@
-"""Local mode keeps its work: the DynamoDB table (everything PeerPost stores) and the signing secret,
-saved in a data folder inside the checkout so `make run` picks up where it stopped.
+"""Local mode keeps its work: the DynamoDB table (everything PeerPost stores), the images uploaded to
+the media bucket, and the signing secret, saved in a data folder inside the checkout so `make run` picks
+up where it stopped.
 
 Every couple of seconds, if anything changed, the whole table is written to a new file that then
 replaces the old one in one rename (fsync'd first), so a crash or Ctrl-C loses at most the last few
-seconds and never leaves a half-written store. This is for one developer's machine: no locking
+seconds and never leaves a half-written store. Images are never rewritten (their keys are their
+content), so each is written once, as a file under media/, in the same way. This is for one developer's machine: no locking
 between two processes, no schema migration, a full rewrite each time. It is not a database.
 Queues and the outbox are not kept: a restart starts them empty.
 """
@@ -18,6 +20,7 @@ import threading
 from pathlib import Path
 
 SNAPSHOT = "table.json"
+MEDIA = "media"
 SECRET_FILE = "signing-secret"  # nosec B105 - the name of the file the local secret is kept in, not a secret
 EVERY_SECONDS = 2.0
 
@@ -42,9 +45,10 @@ def _decode(value):
 
 
 class DataFolder:
-    def __init__(self, path: str | os.PathLike, table_name: str) -> None:
+    def __init__(self, path: str | os.PathLike, table_name: str, media_bucket: str = "") -> None:
         self.path = Path(path)
         self.table_name = table_name
+        self.media_bucket = media_bucket
         self._last = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -61,6 +65,32 @@ class DataFolder:
             self._write(secret_file, secrets.token_urlsafe(32).encode())
             os.chmod(secret_file, 0o600)
         return secret_file.read_text().strip()
+
+    def restore_media(self, s3) -> int:
+        """Put the saved images back into the (new, empty) bucket; returns how many."""
+        from chalicelib import images
+
+        folder = self.path / MEDIA
+        files = [f for f in folder.rglob("*") if f.is_file() and not f.name.endswith(".partial")] if folder.is_dir() else []
+        for file in files:
+            key = file.relative_to(folder).as_posix()
+            s3.put_object(Bucket=self.media_bucket, Key=key, Body=file.read_bytes(),
+                          ContentType=images.CONTENT_TYPES.get(file.suffix.lstrip("."), "application/octet-stream"),
+                          CacheControl=images.CACHE_CONTROL)
+        return len(files)
+
+    def save_media(self, s3) -> int:
+        """Write each image not yet in the folder; returns how many were new."""
+        written = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.media_bucket):
+            for listed in page.get("Contents", []):
+                target = self.path / MEDIA / listed["Key"]
+                if target.is_file() or ".." in Path(listed["Key"]).parts:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._write(target, s3.get_object(Bucket=self.media_bucket, Key=listed["Key"])["Body"].read())
+                written += 1
+        return written
 
     def restore(self, client) -> int:
         """Put the saved items back into the (new, empty) table; returns how many."""
@@ -109,19 +139,23 @@ class DataFolder:
         finally:
             os.close(directory)
 
-    def keep_saving(self, client) -> None:
+    def keep_saving(self, client, s3=None) -> None:
         def loop():
             while not self._stop.wait(EVERY_SECONDS):
                 try:
                     self.save(client)
+                    if s3 is not None:
+                        self.save_media(s3)
                 except Exception as exc:  # noqa: BLE001 - keep trying; the last good file stays in place
                     print(f"local data not saved this time: {type(exc).__name__}", flush=True)
 
         self._thread = threading.Thread(target=loop, name="local-data", daemon=True)
         self._thread.start()
 
-    def stop(self, client) -> None:
+    def stop(self, client, s3=None) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
         self.save(client)
+        if s3 is not None:
+            self.save_media(s3)

@@ -118,3 +118,38 @@ def test_the_editor_with_errors_the_confirmation_pages_and_an_archived_issue_pas
         assert violations(page) == []
     finally:
         context.close()
+
+
+def test_upload_an_image_see_it_in_the_preview_and_a_file_that_is_not_one_refused(page, peerpost):
+    from tests.functional.test_issue_images import photo
+
+    sign_in(page, peerpost)
+    page.goto(peerpost.base + "/coordinator/issues/new")
+    page.get_by_label("Title").fill("Pictures issue")
+    page.locator("#section-0").get_by_label("Heading").fill("Hello")
+    page.locator("#section-0").get_by_label("Text (Markdown)").fill("Words.")
+    page.get_by_label("Kind of section").select_option("image")
+    page.get_by_role("button", name="Add this section").click()
+    card = page.locator("#section-1")
+    card.get_by_label("Heading").fill("Our walk")
+
+    # Not an image: refused beside its card, with what was typed kept.
+    card.get_by_label("Upload an image").set_input_files(
+        {"name": "minutes.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 minutes"})
+    page.locator("#section-1-image_file-error").get_by_text("That file is not a PNG, JPEG, WebP or GIF image.").wait_for()
+    assert page.locator("#section-1").get_by_label("Heading").input_value() == "Our walk"
+
+    # A photo: choosing it uploads it; the card shows it; the alt text is asked for.
+    card = page.locator("#section-1")
+    card.get_by_label("Upload an image").set_input_files(
+        {"name": "walk.jpg", "mimeType": "image/jpeg", "buffer": photo(1600, 900)})
+    page.get_by_text("Image uploaded for section 2. Now describe it for people who cannot see it.").wait_for()
+    shown = page.locator("#section-1 img.card-image")
+    assert shown.evaluate("img => img.complete && img.naturalWidth") == 600
+    page.locator("#section-1").get_by_label("Image description (alt text)").fill("Eight people in a park")
+    page.get_by_role("button", name="Save draft").first.click()
+    page.get_by_text("Issue created.").wait_for()
+    image = page.frame_locator("#live-preview").get_by_role("img", name="Eight people in a park")
+    image.wait_for()
+    assert image.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert "-2x.jpg 2x" in image.get_attribute("srcset")

@@ -1,4 +1,4 @@
-"""`make run` keeps its work: local mode's data folder survives Ctrl-C and a crash (kill -9), the demo
+"""`make run` keeps its work: local mode's data folder (table and uploaded images) survives Ctrl-C and a crash (kill -9), the demo
 content is seeded only into a new folder, and the saved store is never half-written."""
 from __future__ import annotations
 
@@ -50,6 +50,16 @@ def items(ports) -> list[dict]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+IMAGE = "images/" + "ab" * 16 + "-1x.png"
+
+
+def s3(ports):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{ports['moto']}", region_name="eu-west-2",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")  # nosec B106 - moto
+
+
 def wait_for(condition, seconds: float = 20):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -73,6 +83,8 @@ def test_local_data_survives_a_crash_and_ctrl_c_and_is_seeded_once(tmp_path):
         before = len(items(ports))
         snapshot = data / "table.json"
         wait_for(lambda: len(json.loads(snapshot.read_text())["items"]) == before)
+        s3(ports).put_object(Bucket="peerpost-media", Key=IMAGE, Body=b"\x89PNG kept", ContentType="image/png")
+        wait_for(lambda: (data / "media" / IMAGE).is_file())
     finally:
         process.send_signal(signal.SIGKILL)  # a crash: no chance to save on the way out
         process.wait(timeout=10)
@@ -82,6 +94,9 @@ def test_local_data_survives_a_crash_and_ctrl_c_and_is_seeded_once(tmp_path):
         after = items(ports)
         assert len(after) == before  # everything back, and the demo not seeded a second time
         assert any("Words that must survive a restart." in json.dumps(i) for i in after)
+        with urllib.request.urlopen(f"{base}/media/{IMAGE}", timeout=10) as served:  # nosec B310 - loopback
+            assert served.read() == b"\x89PNG kept" and served.headers["Content-Type"] == "image/png"
+            assert "immutable" in served.headers["Cache-Control"]
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C: saves once more and stops
         assert process.wait(timeout=30) == 0
