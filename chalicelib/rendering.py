@@ -49,10 +49,11 @@ def _settings():
 
 def _london(value, fmt: str = "%A %-d %B %Y, %-I:%M%p") -> str:
     from datetime import datetime
-    from zoneinfo import ZoneInfo
+
+    from chalicelib.clock import LONDON
 
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    text = moment.astimezone(ZoneInfo("Europe/London")).strftime(fmt)
+    text = moment.astimezone(LONDON).strftime(fmt)
     return text.replace("AM", "am").replace("PM", "pm")
 
 

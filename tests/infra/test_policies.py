@@ -135,3 +135,24 @@ def test_every_function_is_wired_to_the_deployed_resources_and_alarmed(sam):
         alarm = resources[f"{name}ErrorsAlarm"]["Properties"]
         assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": name}}]
         assert resources[f"{name}LogGroup"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+
+
+def test_uploads_reach_the_api_intact_and_only_the_api_may_store_images(sam):
+    resources = sam["Resources"]
+    api = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert "multipart/form-data" in api["x-amazon-apigateway-binary-media-types"]
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = resource["Properties"]["Environment"]["Variables"]
+        assert variables["PEERPOST_MEDIA_BUCKET"] == {"Ref": "MediaBucket"}
+        assert variables["PEERPOST_MEDIA_BASE_URL"] == {"Fn::Sub": "https://${MediaDistribution.DomainName}"}
+        role = resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]
+        statements = _statements(role["Properties"]["Policies"])
+        touches_s3 = [s for s in statements if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+        if name == "APIHandler":
+            [store] = touches_s3
+            assert sorted(store["Action"]) == ["s3:GetObject", "s3:PutObject"]
+            assert store["Resource"] == {"Fn::Sub": "${MediaBucket.Arn}/images/*"}
+        else:
+            assert touches_s3 == [], name

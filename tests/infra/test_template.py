@@ -97,6 +97,19 @@ def test_the_deployment_parameters_cover_the_sender_and_the_organisation():
 
 
 def test_local_mode_creates_every_table_queue_and_topic_of_the_template():
-    for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic"):
+    for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
         for name in of_type(kind):
             assert name in stack.LOCAL_NAMES, f"{name}: add a local name to localdev/stack.py LOCAL_NAMES"
+
+
+def test_the_image_bucket_is_private_https_only_and_read_only_by_its_distribution():
+    bucket = RESOURCES["MediaBucket"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"  # sent issues link to it
+    assert set(bucket["Properties"]["PublicAccessBlockConfiguration"].values()) == {True}
+    statements = RESOURCES["MediaBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [read] = [s for s in statements if s["Effect"] == "Allow"]
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"} and read["Action"] == "s3:GetObject"
+    assert "distribution/${MediaDistribution}" in read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    behaviour = RESOURCES["MediaDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https" and behaviour["AllowedMethods"] == ["GET", "HEAD"]
