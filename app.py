@@ -1,7 +1,7 @@
 """PeerPost's table of contents: HTTP blueprints, scheduled handlers, queue and SNS handlers."""
 from chalice import Chalice
 
-from chalicelib import web
+from chalicelib import web, wiring
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
 from chalicelib.routes import issues as issue_routes
 from chalicelib.routes import events as event_routes
@@ -68,8 +68,8 @@ def dispatch_issue(event):
     delivery.handle_dispatch(event)
 
 
-# maximum_concurrency must match PEERPOST_SEND_CONCURRENCY: each sender paces itself to rate / concurrency.
-@app.on_sqs_message(queue="peerpost-send", batch_size=10, maximum_concurrency=2)
+# Its concurrency is set where it is deployed (infra/merge.py), from the SES rate, with the pacing.
+@app.on_sqs_message(queue="peerpost-send", batch_size=wiring.SEND_BATCH_SIZE)
 def send_newsletter(event):
     from chalicelib import delivery
 

@@ -32,7 +32,7 @@ from chalicelib.settings import get_settings
 
 RECIPIENTS_PER_MESSAGE = 100  # one BatchGetItem (100 keys) and one counter update per message
 AUDIENCE_PAGE = 5000  # ids only (about 0.5 MB); DynamoDB may return fewer (1 MB read a page)
-LEASE_SECONDS = 180  # the send queue's visibility timeout: an older "sending" claim's attempt is over
+LEASE_SECONDS = 300  # the send queue's visibility timeout (above the send function's): an older "sending" claim's attempt is over
 GIVE_UP_AFTER_RECEIVES = 5  # below the queue's maxReceiveCount (8): failures get a reason, not the DLQ
 STOP_WITH_MS_LEFT = 15_000
 TOPIC = "newsletter"

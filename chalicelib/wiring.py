@@ -5,6 +5,7 @@ or Chalice: app.py reads these at import time, and so do infra/merge.py and loca
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Logical id in infra/resources.yaml -> the name local mode (and Chalice's decorators) use.
@@ -33,6 +34,18 @@ LOGICAL_IDS = {name: logical_id for logical_id, name in RESOURCES.items()}
 # rate / concurrency per sender, ten messages would outlast the function's timeout, and a
 # small audience would sit on a few senders while the rest idle.
 SEND_BATCH_SIZE = 1
+# One sender sends sequentially (claim, SES call): about this long per copy, so one sender alone
+# cannot go faster than 1 / SECONDS_PER_SEND copies a second.
+SECONDS_PER_SEND = 0.15
+MIN_SQS_CONCURRENCY = 2  # the least MaximumConcurrency an SQS event source takes
+
+
+def send_concurrency(ses_send_rate: float) -> int:
+    """Senders that can really run at once for an SES maximum send rate: enough to reach the rate, no more.
+
+    The one number behind the send function's ReservedConcurrentExecutions, its event source's
+    MaximumConcurrency and PEERPOST_SEND_CONCURRENCY, by which each sender divides the rate."""
+    return max(MIN_SQS_CONCURRENCY, math.ceil(ses_send_rate * SECONDS_PER_SEND))
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,17 @@ pointed at the infra/ queues and topic (Chalice decorators name queues and topic
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from chalicelib import wiring
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "infra" / "functions"
 
-# One sender invocation sends sequentially: claim, SES call, record; about this long per message.
-SECONDS_PER_SEND = 0.15
 # SES's default production sending rate; pass the account's real rate with --ses-send-rate.
 DEFAULT_SES_SEND_RATE = 14.0
 SEND_QUEUE = "SendQueue"
@@ -103,11 +102,6 @@ def function_file(name: str) -> dict:
     return load_yaml(FUNCTIONS_DIR / f"{name}.yaml")
 
 
-def sender_concurrency(ses_send_rate: float) -> int:
-    """Senders needed to keep SES at its rate, and no more (SQS event sources need at least 2)."""
-    return max(2, math.ceil(ses_send_rate * SECONDS_PER_SEND))
-
-
 def _queue_ids() -> dict[str, str]:
     from localdev.stack import LOCAL_NAMES
 
@@ -133,6 +127,8 @@ def _environment(ses_send_rate: float) -> dict:
         "PEERPOST_UNSUBSCRIBE_MAILTO": {"Ref": "UnsubscribeMailto"},
         "PEERPOST_SAFEGUARDING_EMAIL": {"Ref": "SafeguardingEmail"},
         "PEERPOST_SEND_RATE_PER_SECOND": f"{ses_send_rate:g}",
+        # The very number the send function is capped to below: each sender paces to rate / this.
+        "PEERPOST_SEND_CONCURRENCY": str(wiring.send_concurrency(ses_send_rate)),
         "POWERTOOLS_SERVICE_NAME": "peerpost",
         "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingOn", "false", "true"]},
     }
@@ -192,7 +188,7 @@ def _function(spec: FunctionSpec, settings: dict, ses_send_rate: float, queue_id
         queue_id = queue_ids[spec.source]
         event = {"Queue": _replacing_sub(f"${{{queue_id}.Arn}}"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}
         if queue_id == SEND_QUEUE:
-            senders = sender_concurrency(ses_send_rate)
+            senders = wiring.send_concurrency(ses_send_rate)
             props["ReservedConcurrentExecutions"] = senders
             event["ScalingConfig"] = {"MaximumConcurrency": senders}
         props["Events"] = {spec.event_id: {"Properties": event}}

@@ -106,6 +106,7 @@ def test_the_sender_is_capped_to_the_ses_send_rate(tmp_path, monkeypatch, rate, 
     assert send["ReservedConcurrentExecutions"] == senders
     assert send["Events"]["SendBatchSqsEventSource"]["Properties"]["ScalingConfig"] == {"MaximumConcurrency": senders}
     assert send["Environment"]["Variables"]["PEERPOST_SEND_RATE_PER_SECOND"] == f"{rate:g}"
+    assert send["Environment"]["Variables"]["PEERPOST_SEND_CONCURRENCY"] == str(senders)
 
 
 def test_queue_visibility_outlasts_the_handler_that_consumes_it():

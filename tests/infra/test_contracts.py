@@ -1,0 +1,64 @@
+"""Contracts between the code and the configuration it is deployed with, read from the merged template."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import delivery, settings, wiring
+from infra import merge
+
+RATES = (1, 14, 50, 200)
+
+
+def _send_function(resources: dict) -> dict:
+    (send,) = [r for r in resources.values()
+               if r.get("Properties", {}).get("FunctionName") == {"Fn::Sub": "${AWS::StackName}-send_newsletter"}]
+    return send["Properties"]
+
+
+def _deployed_settings(variables: dict) -> settings.Settings:
+    """Settings as the deployed function parses them; CloudFormation references become plausible values."""
+    env = {name: value if isinstance(value, str) else "https://peerpost.test" if "URL" in name else "x"
+           for name, value in variables.items()}
+    return settings.from_environ(env)
+
+
+@pytest.fixture(scope="module")
+def functions():
+    return merge.app_functions()
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_the_senders_together_pace_to_the_ses_rate_that_they_are_deployed_for(functions, rate):
+    send = _send_function(merge.merge_template(functions, rate)["Resources"])
+    (event,) = send["Events"].values()
+    senders = send["ReservedConcurrentExecutions"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == senders
+    deployed = _deployed_settings(send["Environment"]["Variables"])
+    assert deployed.send_rate_per_second == rate
+    assert deployed.send_concurrency == senders
+    per_sender = deployed.send_rate_per_second / deployed.send_concurrency  # what delivery.Pacer allows each
+    assert senders * per_sender <= rate * (1 + 1e-9)
+    # And no fewer than needed: each sender can keep up with its share, one send after another.
+    assert per_sender <= 1 / wiring.SECONDS_PER_SEND
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_a_send_invocation_finishes_its_batch_within_the_function_timeout_at_every_rate(sam, functions, rate):
+    """The batch is paced: BatchSize x 100 recipients at rate / concurrency each, plus the time kept in hand."""
+    (event,) = _send_function(sam["Resources"])["Events"].values()
+    batch_size = event["Properties"]["BatchSize"]
+    assert batch_size == wiring.SEND_BATCH_SIZE
+    send = _send_function(merge.merge_template(functions, rate)["Resources"])
+    seconds = batch_size * delivery.RECIPIENTS_PER_MESSAGE * send["ReservedConcurrentExecutions"] / rate
+    assert seconds + delivery.STOP_WITH_MS_LEFT / 1000 <= send["Timeout"]
+
+
+def test_the_delivery_lease_is_the_send_queues_visibility_and_outlasts_an_invocation(sam):
+    queue = sam["Resources"]["SendQueue"]["Properties"]
+    assert delivery.LEASE_SECONDS == queue["VisibilityTimeout"]
+    assert _send_function(sam["Resources"])["Timeout"] <= queue["VisibilityTimeout"]
+
+
+def test_a_recipient_is_given_up_with_a_reason_before_the_queue_dead_letters_the_message(sam):
+    redrive = sam["Resources"]["SendQueue"]["Properties"]["RedrivePolicy"]
+    assert delivery.GIVE_UP_AFTER_RECEIVES < redrive["maxReceiveCount"]
