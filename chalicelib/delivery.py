@@ -28,6 +28,7 @@ from typing import Callable
 from chalicelib import aws, clock, issues, keys, mail, newsletter, subscriptions
 from chalicelib.errors import SendThrottled
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 from chalicelib.settings import get_settings
 
 RECIPIENTS_PER_MESSAGE = 100  # one BatchGetItem (100 keys) and one counter update per message
@@ -143,7 +144,7 @@ def complete_if_done(issue_id: str) -> bool:
         raise
     # The stored rendering holds story words and names: it goes when the send is done.
     aws.table().delete_item(Key=keys.issue_rendered(issue_id))
-    count("IssueSendsCompleted")
+    count(Metric.ISSUE_SENDS_COMPLETED)
     logger().info("issue send complete", extra={"issue_id": issue_id})
     return True
 
@@ -337,7 +338,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
             continue
         outcomes.append(_send_one(issue_id, rid, people[rid], receive_count))
     if earlier.conflicts:
-        count("DeliveryClaimConflicts", earlier.conflicts)
+        count(Metric.DELIVERY_CLAIM_CONFLICTS, earlier.conflicts)
     tally = record(issue_id, key, outcomes, complete=not (busy or unfinished))
     if busy or unfinished or tally["release"]:
         raise RetryLater(f"{busy} being sent elsewhere, {unfinished} not reached, {tally['release']} to retry")
@@ -483,7 +484,7 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
                 break
             time.sleep(0.05 * 2**backoff)
         if request:  # not read is not erased: nobody is claimed, and the whole message is tried again
-            count("SubscriberReadsUnprocessed")
+            count(Metric.SUBSCRIBER_READS_UNPROCESSED)
             raise RetryLater("DynamoDB left subscriber reads unprocessed")
     return {rid: found.get(rid, {}) for rid in recipient_ids}
 
@@ -515,12 +516,16 @@ def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = Tr
         # Not counted, so its claims do not say "sent" yet: write that, so the retry carries them.
         _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and o.status == "sent"])
         raise
-    for name in ("sent", "failed", "suppressed"):
+    for name, metric in _OUTCOME_METRICS.items():
         if tally[name]:
-            count(f"Newsletter{name.capitalize()}", tally[name])
+            count(metric, tally[name])
     if int(updated["Attributes"].get("remaining", 1)) <= 0:
         complete_if_done(issue_id)
     return tally
+
+
+_OUTCOME_METRICS = {"sent": Metric.NEWSLETTER_SENT, "failed": Metric.NEWSLETTER_FAILED,
+                    "suppressed": Metric.NEWSLETTER_SUPPRESSED}
 
 
 def _write_outcomes(issue_id: str, key: str, outcomes: list[Outcome]) -> None:

@@ -62,3 +62,33 @@ def test_the_delivery_lease_is_the_send_queues_visibility_and_outlasts_an_invoca
 def test_a_recipient_is_given_up_with_a_reason_before_the_queue_dead_letters_the_message(sam):
     redrive = sam["Resources"]["SendQueue"]["Properties"]["RedrivePolicy"]
     assert delivery.GIVE_UP_AFTER_RECEIVES < redrive["maxReceiveCount"]
+
+
+def _emitted_metrics() -> set[str]:
+    """Every Metric some count() call in chalicelib/ names (read from the source: no run can miss a branch)."""
+    import ast
+
+    emitted = set()
+    for path in (merge.ROOT / "chalicelib").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Metric":
+                emitted.add(wiring.Metric[node.attr].value)
+    return emitted
+
+
+def test_every_alarm_on_peerposts_own_metrics_watches_one_that_chalicelib_emits(sam):
+    alarms = {name: r["Properties"] for name, r in sam["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    own = {name: a for name, a in alarms.items() if a["Namespace"] == wiring.METRIC_NAMESPACE}
+    assert "SendFailuresAlarm" in own
+    emitted = _emitted_metrics()
+    for name, alarm in own.items():
+        assert alarm["MetricName"] in emitted, f"{name} watches {alarm['MetricName']}, which nothing emits"
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": wiring.SERVICE}], name
+
+
+def test_every_metric_name_is_emitted_somewhere_and_count_takes_no_free_string():
+    from chalicelib import observability
+
+    assert _emitted_metrics() == {m.value for m in wiring.Metric}
+    with pytest.raises(ValueError):
+        observability.count("SendFailures")

@@ -84,7 +84,7 @@ def test_alarms_watch_bounce_and_complaint_rates_below_the_levels_ses_acts_on():
 
 
 def test_alarms_watch_send_failures_and_every_dead_letter_queue():
-    assert _alarm("SendFailures", "PeerPost")["Threshold"] == 0
+    assert _alarm("NewsletterFailed", "PeerPost")["Threshold"] == 0
     watched = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"].split(".")[0]
                for a in of_type("AWS::CloudWatch::Alarm").values()
                if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"}
