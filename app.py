@@ -9,7 +9,7 @@ from chalicelib.routes import stories as story_routes
 
 # Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
 # "peerpost" logger would print every line twice, once without its structure.
-app = Chalice(app_name="peerpost", configure_logs=False)
+app = Chalice(app_name=wiring.SERVICE, configure_logs=False)
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 
 app.register_blueprint(public.bp)
@@ -33,7 +33,7 @@ def observe(event, get_response):
     return get_response(event)
 
 
-@app.on_sns_message(topic="peerpost-ses-events")
+@app.on_sns_message(topic=wiring.SES_EVENTS_TOPIC)
 def ses_events(event):
     from chalicelib import ses_events as handler
 
@@ -54,14 +54,14 @@ def send_due_issues(event):
     issues.send_due()
 
 
-@app.on_sqs_message(queue="peerpost-signups", batch_size=10)
+@app.on_sqs_message(queue=wiring.SIGNUP_QUEUE, batch_size=10)
 def process_signups(event):
     from chalicelib import subscriptions
 
     return subscriptions.handle_signups(event.to_dict(), event.context)
 
 
-@app.on_sqs_message(queue="peerpost-dispatch", batch_size=1)
+@app.on_sqs_message(queue=wiring.DISPATCH_QUEUE, batch_size=1)
 def dispatch_issue(event):
     from chalicelib import delivery
 
@@ -69,7 +69,7 @@ def dispatch_issue(event):
 
 
 # Its concurrency is set where it is deployed (infra/merge.py), from the SES rate, with the pacing.
-@app.on_sqs_message(queue="peerpost-send", batch_size=wiring.SEND_BATCH_SIZE)
+@app.on_sqs_message(queue=wiring.SEND_QUEUE, batch_size=wiring.SEND_BATCH_SIZE)
 def send_newsletter(event):
     from chalicelib import delivery
 

@@ -92,3 +92,31 @@ def test_every_metric_name_is_emitted_somewhere_and_count_takes_no_free_string()
     assert _emitted_metrics() == {m.value for m in wiring.Metric}
     with pytest.raises(ValueError):
         observability.count("SendFailures")
+
+
+def test_every_deployed_variable_fills_a_settings_field_and_every_required_field_is_deployed(sam):
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(settings.Settings)}
+    by_name = {v.name: v for v in wiring.VARIABLES}
+    required = {v.name for v in wiring.VARIABLES if v.deployed}
+    functions = [r["Properties"] for r in sam["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == len(merge.app_functions())
+    for function in functions:
+        variables = function["Environment"]["Variables"]
+        for name in set(variables) - wiring.LIBRARY_VARIABLES:
+            assert name in by_name and by_name[name].field in fields, f"{name} is no Settings field's variable"
+        assert required <= set(variables), f"not deployed: {sorted(required - set(variables))}"
+        _deployed_settings(variables)  # and what is deployed parses
+
+
+def test_the_app_the_local_stack_and_the_template_use_the_same_names(sam):
+    from app import app
+    from chalice.app import SNSEventConfig, SQSEventConfig
+
+    sources = {c.name: c for c in app.event_sources if isinstance(c, (SQSEventConfig, SNSEventConfig))}
+    assert {n: getattr(c, "queue", None) or c.topic for n, c in sources.items()} == {
+        "ses_events": wiring.SES_EVENTS_TOPIC, "process_signups": wiring.SIGNUP_QUEUE,
+        "dispatch_issue": wiring.DISPATCH_QUEUE, "send_newsletter": wiring.SEND_QUEUE}
+    for logical_id in wiring.RESOURCES:
+        assert logical_id in sam["Resources"], logical_id

@@ -1,6 +1,7 @@
 """What moto skips or ignores (TTL, SES, alarms, encryption), checked on infra/resources.yaml itself."""
 from __future__ import annotations
 
+from chalicelib import wiring
 from localdev import stack
 
 TEMPLATE = stack.template()
@@ -99,4 +100,4 @@ def test_the_deployment_parameters_cover_the_sender_and_the_organisation():
 def test_local_mode_creates_every_table_queue_and_topic_of_the_template():
     for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic"):
         for name in of_type(kind):
-            assert name in stack.LOCAL_NAMES, f"{name}: add a local name to localdev/stack.py LOCAL_NAMES"
+            assert name in wiring.RESOURCES, f"{name}: add a local name to chalicelib/wiring.py RESOURCES"
