@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from chalicelib import aws, clock, issues, keys, mail, newsletter, subscriptions
-from chalicelib.errors import SendThrottled
+from chalicelib.errors import ReadsUnprocessed, SendThrottled
 from chalicelib.observability import count, logger
 from chalicelib.wiring import Metric
 from chalicelib.settings import get_settings
@@ -464,28 +464,16 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     """
     from boto3.dynamodb.types import TypeSerializer
 
-    settings = get_settings()
-    client = aws.dynamodb_client()
     serializer = TypeSerializer()
-    wanted = [keys.subscriber(rid) for rid in recipient_ids]
-    found: dict[str, dict] = {}
-    for start in range(0, len(wanted), 100):
-        request = {settings.table_name: {
-            "Keys": [{k: serializer.serialize(v) for k, v in key.items()} for key in wanted[start:start + 100]],
-            "ProjectionExpression": "PK, email, first_name, topics, #s, link_nonce", "ExpressionAttributeNames": {"#s": "status"},
-            "ConsistentRead": True}}
-        for backoff in range(10):
-            response = client.batch_get_item(RequestItems=request)
-            for raw in response["Responses"].get(settings.table_name, []):
-                item = _deserialise(raw)
-                found[keys.subscriber_id(item)] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.05 * 2**backoff)
-        if request:  # not read is not erased: nobody is claimed, and the whole message is tried again
-            count(Metric.SUBSCRIBER_READS_UNPROCESSED)
-            raise RetryLater("DynamoDB left subscriber reads unprocessed")
+    wanted = [{k: serializer.serialize(v) for k, v in keys.subscriber(rid).items()} for rid in recipient_ids]
+    try:
+        raw_items = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted, ConsistentRead=True,
+                                  ProjectionExpression="PK, email, first_name, topics, #s, link_nonce",
+                                  ExpressionAttributeNames={"#s": "status"})
+    except ReadsUnprocessed:  # not read is not erased: nobody is claimed, and the whole message is tried again
+        count(Metric.SUBSCRIBER_READS_UNPROCESSED)
+        raise RetryLater("DynamoDB left subscriber reads unprocessed") from None
+    found = {keys.subscriber_id(item): item for item in map(_deserialise, raw_items)}
     return {rid: found.get(rid, {}) for rid in recipient_ids}
 
 

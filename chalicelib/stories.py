@@ -10,7 +10,7 @@ from typing import Iterator
 
 from chalicelib import aws, claims, clock, consent, emails, keys, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
-from chalicelib.errors import Conflict, NotFound, RateLimited, ValidationError
+from chalicelib.errors import Conflict, NotFound, RateLimited, ReadsUnprocessed, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
@@ -531,14 +531,11 @@ def shareable_for(channel: str) -> list[SharedStory]:
 
 
 def _batch_get(wanted: list[dict]) -> list[dict]:
-    found: list[dict] = []
-    for start in range(0, len(wanted), 100):
-        request = {get_settings().table_name: {"Keys": wanted[start:start + 100], "ConsistentRead": True}}
-        while request:
-            response = aws.table().meta.client.batch_get_item(RequestItems=request)
-            found.extend(response["Responses"].get(get_settings().table_name, []))
-            request = response.get("UnprocessedKeys") or None
-    return found
+    try:
+        return aws.batch_get(aws.table().meta.client, get_settings().table_name, wanted, ConsistentRead=True)
+    except ReadsUnprocessed:
+        count(Metric.STORY_READS_UNPROCESSED)
+        raise
 
 
 # ---------------------------------------------------------------- records, exports, retention

@@ -129,6 +129,7 @@ class Metric(StrEnum):
     STORIES_REJECTED = "StoriesRejected"
     STORIES_RETENTION_FLAGGED = "StoriesRetentionFlagged"
     STORIES_RETENTION_ERASED = "StoriesRetentionErased"
+    STORY_READS_UNPROCESSED = "StoryReadsUnprocessed"
     ISSUE_SENDS_STARTED = "IssueSendsStarted"
     ISSUE_SENDS_COMPLETED = "IssueSendsCompleted"
     NEWSLETTER_SENT = "NewsletterSent"
