@@ -88,9 +88,17 @@ def dynamodb_client():
     return _session().client("dynamodb")
 
 
+# botocore would resend a SendEmail whose answer timed out or whose connection closed: SES may have
+# sent it, so that would be a second copy. mail.SesSender retries only what SES answered "no" to.
+SES_READ_TIMEOUT_SECONDS = 10
+
+
 @functools.cache
 def sesv2():
-    return _session().client("sesv2")
+    from botocore.config import Config
+
+    return _session().client("sesv2", config=Config(
+        retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=SES_READ_TIMEOUT_SECONDS))
 
 
 @functools.cache

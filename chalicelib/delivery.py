@@ -321,6 +321,8 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
             unfinished = len(recipient_ids) - position  # not claimed yet: the retry sends them
             break
         unwanted = _unwanted(people.get(rid))
+        if not unwanted:
+            pacer.wait()  # before the claim: a sender that dies between its claim and SES leaves one unsent
         try:
             existing = claim(issue_id, rid, key, unwanted)
         except (ClientError, BotoCoreError):  # throttled, say: keep what is done, the retry goes on from here
@@ -362,9 +364,8 @@ def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> 
     links = subscriptions.links(rid, subscriber.get("link_nonce", ""))
     values = newsletter.personal_values(subscriber.get("first_name", ""), links["preferences_url"],
                                         links["unsubscribe_url"])
-    pacer.wait()
     try:
-        message = consent_watch.current(issue_id)  # after the wait: as close to the send as it can be
+        message = consent_watch.current(issue_id)  # after the pacing wait: as close to the send as it can be
     except (ClientError, BotoCoreError) as exc:  # nothing was sent: a retry is safe
         return _retry_or_give_up(rid, receive_count, f"consent re-check failed ({type(exc).__name__})")
     try:
