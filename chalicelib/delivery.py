@@ -267,11 +267,18 @@ class Outcome:
 
 
 class Pacer:
-    """Spaces sends so that all concurrent senders together stay within settings.send_rate_per_second."""
+    """Spaces sends so that all concurrent senders together stay within settings.send_rate_per_second.
+
+    Each sender keeps to a schedule of one send per concurrency / rate seconds. Time it lost (a slow
+    call, the reads and writes between queue messages) it may make up, but never more than
+    CATCH_UP_SECONDS of it: together the senders then never exceed the rate by more than that much
+    in any window, within the second of burst SES allows."""
+
+    CATCH_UP_SECONDS = 0.5
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self._sleep = sleep
-        self._next = 0.0
+        self._next: float | None = None
         self._lock = threading.Lock()
 
     def wait(self) -> None:
@@ -279,8 +286,9 @@ class Pacer:
         interval = max(1, settings.send_concurrency) / settings.send_rate_per_second
         with self._lock:
             now = time.monotonic()
-            wait_for = self._next - now
-            self._next = max(now, self._next) + interval
+            scheduled = now if self._next is None else max(self._next, now - self.CATCH_UP_SECONDS)
+            wait_for = scheduled - now
+            self._next = scheduled + interval
         if wait_for > 0:
             self._sleep(wait_for)
 
