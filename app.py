@@ -1,7 +1,7 @@
 """PeerPost's table of contents: HTTP blueprints, scheduled handlers, queue and SNS handlers."""
 from chalice import Chalice
 
-from chalicelib import web
+from chalicelib import web, wiring
 from chalicelib.routes import coordinator, public, subscriptions as subscription_routes
 from chalicelib.routes import issues as issue_routes
 from chalicelib.routes import events as event_routes
@@ -9,7 +9,7 @@ from chalicelib.routes import stories as story_routes
 
 # Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
 # "peerpost" logger would print every line twice, once without its structure.
-app = Chalice(app_name="peerpost", configure_logs=False)
+app = Chalice(app_name=wiring.SERVICE, configure_logs=False)
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 # Forms that upload an image reach Lambda byte for byte (API Gateway base64-encodes binary media types).
 app.api.binary_types.append("multipart/form-data")
@@ -35,7 +35,7 @@ def observe(event, get_response):
     return get_response(event)
 
 
-@app.on_sns_message(topic="peerpost-ses-events")
+@app.on_sns_message(topic=wiring.SES_EVENTS_TOPIC)
 def ses_events(event):
     from chalicelib import ses_events as handler
 
@@ -56,22 +56,22 @@ def send_due_issues(event):
     issues.send_due()
 
 
-@app.on_sqs_message(queue="peerpost-signups", batch_size=10)
+@app.on_sqs_message(queue=wiring.SIGNUP_QUEUE, batch_size=10)
 def process_signups(event):
     from chalicelib import subscriptions
 
     return subscriptions.handle_signups(event.to_dict(), event.context)
 
 
-@app.on_sqs_message(queue="peerpost-dispatch", batch_size=1)
+@app.on_sqs_message(queue=wiring.DISPATCH_QUEUE, batch_size=1)
 def dispatch_issue(event):
     from chalicelib import delivery
 
     delivery.handle_dispatch(event)
 
 
-# maximum_concurrency must match PEERPOST_SEND_CONCURRENCY: each sender paces itself to rate / concurrency.
-@app.on_sqs_message(queue="peerpost-send", batch_size=10, maximum_concurrency=2)
+# Its concurrency is set where it is deployed (infra/merge.py), from the SES rate, with the pacing.
+@app.on_sqs_message(queue=wiring.SEND_QUEUE, batch_size=wiring.SEND_BATCH_SIZE)
 def send_newsletter(event):
     from chalicelib import delivery
 

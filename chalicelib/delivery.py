@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from chalicelib import aws, clock, issues, keys, mail, newsletter, subscriptions
-from chalicelib.errors import SendThrottled
+from chalicelib.errors import ReadsUnprocessed, SendThrottled
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 from chalicelib.settings import get_settings
 
 RECIPIENTS_PER_MESSAGE = 100  # one BatchGetItem (100 keys) and one counter update per message
 AUDIENCE_PAGE = 5000  # ids only (about 0.5 MB); DynamoDB may return fewer (1 MB read a page)
-LEASE_SECONDS = 180  # the send queue's visibility timeout: an older "sending" claim's attempt is over
+LEASE_SECONDS = 300  # the send queue's visibility timeout (above the send function's): an older "sending" claim's attempt is over
 GIVE_UP_AFTER_RECEIVES = 5  # below the queue's maxReceiveCount (8): failures get a reason, not the DLQ
 STOP_WITH_MS_LEFT = 15_000
 TOPIC = "newsletter"
@@ -143,7 +144,7 @@ def complete_if_done(issue_id: str) -> bool:
         raise
     # The stored rendering holds story words and names: it goes when the send is done.
     aws.table().delete_item(Key=keys.issue_rendered(issue_id))
-    count("IssueSendsCompleted")
+    count(Metric.ISSUE_SENDS_COMPLETED)
     logger().info("issue send complete", extra={"issue_id": issue_id})
     return True
 
@@ -266,11 +267,18 @@ class Outcome:
 
 
 class Pacer:
-    """Spaces sends so that all concurrent senders together stay within settings.send_rate_per_second."""
+    """Spaces sends so that all concurrent senders together stay within settings.send_rate_per_second.
+
+    Each sender keeps to a schedule of one send per concurrency / rate seconds. Time it lost (a slow
+    call, the reads and writes between queue messages) it may make up, but never more than
+    CATCH_UP_SECONDS of it: together the senders then never exceed the rate by more than that much
+    in any window, within the second of burst SES allows."""
+
+    CATCH_UP_SECONDS = 0.5
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self._sleep = sleep
-        self._next = 0.0
+        self._next: float | None = None
         self._lock = threading.Lock()
 
     def wait(self) -> None:
@@ -278,8 +286,9 @@ class Pacer:
         interval = max(1, settings.send_concurrency) / settings.send_rate_per_second
         with self._lock:
             now = time.monotonic()
-            wait_for = self._next - now
-            self._next = max(now, self._next) + interval
+            scheduled = now if self._next is None else max(self._next, now - self.CATCH_UP_SECONDS)
+            wait_for = scheduled - now
+            self._next = scheduled + interval
         if wait_for > 0:
             self._sleep(wait_for)
 
@@ -320,6 +329,8 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
             unfinished = len(recipient_ids) - position  # not claimed yet: the retry sends them
             break
         unwanted = _unwanted(people.get(rid))
+        if not unwanted:
+            pacer.wait()  # before the claim: a sender that dies between its claim and SES leaves one unsent
         try:
             existing = claim(issue_id, rid, key, unwanted)
         except (ClientError, BotoCoreError):  # throttled, say: keep what is done, the retry goes on from here
@@ -337,7 +348,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
             continue
         outcomes.append(_send_one(issue_id, rid, people[rid], receive_count))
     if earlier.conflicts:
-        count("DeliveryClaimConflicts", earlier.conflicts)
+        count(Metric.DELIVERY_CLAIM_CONFLICTS, earlier.conflicts)
     tally = record(issue_id, key, outcomes, complete=not (busy or unfinished))
     if busy or unfinished or tally["release"]:
         raise RetryLater(f"{busy} being sent elsewhere, {unfinished} not reached, {tally['release']} to retry")
@@ -361,9 +372,8 @@ def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> 
     links = subscriptions.links(rid, subscriber.get("link_nonce", ""))
     values = newsletter.personal_values(subscriber.get("first_name", ""), links["preferences_url"],
                                         links["unsubscribe_url"])
-    pacer.wait()
     try:
-        message = consent_watch.current(issue_id)  # after the wait: as close to the send as it can be
+        message = consent_watch.current(issue_id)  # after the pacing wait: as close to the send as it can be
     except (ClientError, BotoCoreError) as exc:  # nothing was sent: a retry is safe
         return _retry_or_give_up(rid, receive_count, f"consent re-check failed ({type(exc).__name__})")
     try:
@@ -463,28 +473,16 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     """
     from boto3.dynamodb.types import TypeSerializer
 
-    settings = get_settings()
-    client = aws.dynamodb_client()
     serializer = TypeSerializer()
-    wanted = [keys.subscriber(rid) for rid in recipient_ids]
-    found: dict[str, dict] = {}
-    for start in range(0, len(wanted), 100):
-        request = {settings.table_name: {
-            "Keys": [{k: serializer.serialize(v) for k, v in key.items()} for key in wanted[start:start + 100]],
-            "ProjectionExpression": "PK, email, first_name, topics, #s, link_nonce", "ExpressionAttributeNames": {"#s": "status"},
-            "ConsistentRead": True}}
-        for backoff in range(10):
-            response = client.batch_get_item(RequestItems=request)
-            for raw in response["Responses"].get(settings.table_name, []):
-                item = _deserialise(raw)
-                found[keys.subscriber_id(item)] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.05 * 2**backoff)
-        if request:  # not read is not erased: nobody is claimed, and the whole message is tried again
-            count("SubscriberReadsUnprocessed")
-            raise RetryLater("DynamoDB left subscriber reads unprocessed")
+    wanted = [{k: serializer.serialize(v) for k, v in keys.subscriber(rid).items()} for rid in recipient_ids]
+    try:
+        raw_items = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted, ConsistentRead=True,
+                                  ProjectionExpression="PK, email, first_name, topics, #s, link_nonce",
+                                  ExpressionAttributeNames={"#s": "status"})
+    except ReadsUnprocessed:  # not read is not erased: nobody is claimed, and the whole message is tried again
+        count(Metric.SUBSCRIBER_READS_UNPROCESSED)
+        raise RetryLater("DynamoDB left subscriber reads unprocessed") from None
+    found = {keys.subscriber_id(item): item for item in map(_deserialise, raw_items)}
     return {rid: found.get(rid, {}) for rid in recipient_ids}
 
 
@@ -515,12 +513,16 @@ def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = Tr
         # Not counted, so its claims do not say "sent" yet: write that, so the retry carries them.
         _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and o.status == "sent"])
         raise
-    for name in ("sent", "failed", "suppressed"):
+    for name, metric in _OUTCOME_METRICS.items():
         if tally[name]:
-            count(f"Newsletter{name.capitalize()}", tally[name])
+            count(metric, tally[name])
     if int(updated["Attributes"].get("remaining", 1)) <= 0:
         complete_if_done(issue_id)
     return tally
+
+
+_OUTCOME_METRICS = {"sent": Metric.NEWSLETTER_SENT, "failed": Metric.NEWSLETTER_FAILED,
+                    "suppressed": Metric.NEWSLETTER_SUPPRESSED}
 
 
 def _write_outcomes(issue_id: str, key: str, outcomes: list[Outcome]) -> None:

@@ -96,3 +96,9 @@ class SendThrottled(PeerPostError):
 
     status = 503
     title = "Sending is throttled"
+
+
+class ReadsUnprocessed(ServiceUnavailable):
+    """DynamoDB still left keys of a BatchGetItem unread after every retry: not read is not missing."""
+
+    title = "PeerPost is busy just now"

@@ -30,6 +30,7 @@ from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line, clean_text, strip_controls
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
 
@@ -348,7 +349,7 @@ def create(fields: dict, event_id: str | None = None) -> dict:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return get_or_404(event_id)
         raise
-    count("EventsCreated")
+    count(Metric.EVENTS_CREATED)
     return item
 
 
@@ -461,7 +462,7 @@ def cancel_event(event_id: str, message: str = "") -> tuple[dict, Affected]:
     for reg in registrations(event_id):  # nobody needs arrangements for an event that will not happen
         if "access_needs" in reg:
             _forget_access_needs(event_id, reg["registration_id"])
-    count("EventsCancelled")
+    count(Metric.EVENTS_CANCELLED)
     return event, reached
 
 
@@ -732,7 +733,7 @@ def request_registration(event_id: str, person: Registration, client: str = "") 
         if reg and reg["status"] in ACTIVE:
             _already_registered(event, reg)
         return
-    count("EventRegistrationRequests")
+    count(Metric.EVENT_REGISTRATION_REQUESTS)
     if ratelimit.allow("event-request", f"{event_id}#{person.email.lower()}", 3):  # a flood of repeats sends a few
         _send(event, item, "request")
 
@@ -796,7 +797,7 @@ def register(event_id: str, person: Registration, client: str = "", *, request_n
             _pause(attempt)
             continue
         reg = get_registration(event_id, rid)
-        count("EventRegistrations" if new_status == "confirmed" else "EventWaitingListJoins")
+        count(Metric.EVENT_REGISTRATIONS if new_status == "confirmed" else Metric.EVENT_WAITING_LIST_JOINS)
         _send(event, reg, "confirmed" if new_status == "confirmed" else "waiting")
         return reg
     raise Conflict("Many people are registering at once. Please try again in a moment.")
@@ -947,7 +948,7 @@ def give_back(token: str) -> tuple[dict, dict]:
     if reg["status"] == "confirmed":
         if _release(event_id, _registration_change(event_id, rid, "cancelled", "#s = :c", {":c": "confirmed"}),
                     {"confirmed": -1}):
-            count("EventCancellations")
+            count(Metric.EVENT_CANCELLATIONS)
             _send(event, get_registration(event_id, rid), "gave_back")
     elif reg["status"] == "waiting":
         _leave_queue(event_id, rid)
@@ -964,7 +965,7 @@ def _leave_queue(event_id: str, rid: str) -> None:
         ])
     except _Cancelled:
         return  # already left (a double click)
-    count("EventWaitingListLeaves")
+    count(Metric.EVENT_WAITING_LIST_LEAVES)
     event = get_or_404(event_id)
     _send(event, get_registration(event_id, rid), "left")
 
@@ -980,7 +981,7 @@ def _decline(event_id: str, reg: dict, outcome: str) -> bool:
     done = _release(event_id, leaving, {"held": -1})
     event = get_or_404(event_id)
     if done and status(event) == "scheduled":  # after a cancellation the attendee has been told already
-        count("EventOffersDeclined" if outcome == "declined" else "EventOffersExpired")
+        count(Metric.EVENT_OFFERS_DECLINED if outcome == "declined" else Metric.EVENT_OFFERS_EXPIRED)
         _send(event, get_registration(event_id, reg["registration_id"]),
               "offer_expired" if outcome == "expired" else "left")
     return done
@@ -1021,7 +1022,7 @@ def accept_offer(token: str) -> tuple[dict, dict, str]:
         ])
     except _Cancelled:
         return from_offer_token(token)
-    count("EventOffersAccepted")
+    count(Metric.EVENT_OFFERS_ACCEPTED)
     reg = get_registration(event_id, rid)
     _send(event, reg, "confirmed")
     return event, reg, "accepted"
@@ -1103,7 +1104,7 @@ def send_reminders() -> int:
                 raise
             sent += 1
     if sent:
-        count("EventReminders", sent)
+        count(Metric.EVENT_REMINDERS, sent)
     return sent
 
 
@@ -1231,7 +1232,7 @@ def _send_offer(event_id: str, rid: str) -> None:
     except Exception:
         claims.release(purpose, rid)
         raise
-    count("EventOffers")
+    count(Metric.EVENT_OFFERS)
 
 
 def _notify_change(event: dict) -> int:

@@ -10,6 +10,7 @@ from chalicelib import aws, clock, keys
 from chalicelib.clock import LONDON, london_to_utc  # noqa: F401 - issues.LONDON and issues.london_to_utc stay
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 
 SECTION_KINDS = {"text": "Text", "story": "A shared story", "diary": "Dates for the diary (from events)",
                  "image": "An image with a caption", "cta": "A call to action (a button)"}
@@ -418,7 +419,7 @@ def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
     except ClientError:  # the send goes on; the issue keeps its id address until a slug is claimed
         logger().warning("issue address not claimed", extra={"issue_id": issue_id})
     enqueue_dispatch(issue_id)
-    count("IssueSendsStarted")
+    count(Metric.ISSUE_SENDS_STARTED)
     logger().info("issue send started", extra={"issue_id": issue_id})
     return True
 

@@ -108,7 +108,7 @@ class Sender(Protocol):
 
 
 class SesSender:
-    """Sends through SESv2 with the configuration set and tags; retries throttling with backoff."""
+    """Sends through SESv2 with the configuration set and tags; retries throttling and SES's own failures with backoff."""
 
     def __init__(self, client=None, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
@@ -142,7 +142,9 @@ class SesSender:
                 return self.client.send_email(**request)["MessageId"]
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code in THROTTLE_CODES:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                # Throttled, or SES failed and said so (5xx): it sent nothing, so sending again is safe.
+                if code in THROTTLE_CODES or status >= 500:
                     # Jitter spreads retries; it needs no cryptographic randomness.
                     self._sleep(min(20.0, 0.2 * 2**attempt) * (0.5 + random.random() / 2))  # nosec B311
                     continue
@@ -150,7 +152,7 @@ class SesSender:
                             "AccountSuspendedException", "SendingPausedException"}:
                     raise PermanentSendError(code) from exc
                 raise
-        raise SendThrottled("SES is throttling; the message will be retried")
+        raise SendThrottled("SES kept throttling or failing; the message will be retried")
 
 
 class RecordingSender:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chalicelib import subscriptions
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ def handle(message: str) -> str:
         logger().warning("malformed SES event ignored", extra={"error": type(exc).__name__})
         return "malformed"
     if event.kind in ("hard-bounce", "soft-bounce"):
-        count("Bounces", len(event.recipients))
+        count(Metric.BOUNCES, len(event.recipients))
     elif event.kind == "complaint":
-        count("Complaints", len(event.recipients))
+        count(Metric.COMPLAINTS, len(event.recipients))
     for address in event.recipients:
         if event.kind == "soft-bounce":
             subscriptions.record_soft_bounce(address)

@@ -133,6 +133,9 @@ DEFAULT_SAFEGUARDING_PHRASES = (
 def from_environ(env: dict | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     base_url = env.get(ENV["public_base_url"], "http://127.0.0.1:8000").rstrip("/")
+    rate = _float(env, ENV["send_rate_per_second"], 14.0)
+    # Unset, it is what infra/ deploys for this rate (a nonsense rate is refused by Settings itself).
+    default_concurrency = wiring.send_concurrency(rate) if math.isfinite(rate) and rate > 0 else 1
     return Settings(
         stage=env.get(ENV["stage"], "local"),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
@@ -166,9 +169,9 @@ def from_environ(env: dict | None = None) -> Settings:
         secure_cookies=base_url.startswith("https://"),
         pending_expiry_hours=_int(env, ENV["pending_expiry_hours"], 72),
         session_hours=_int(env, ENV["session_hours"], 8),
-        send_rate_per_second=_float(env, ENV["send_rate_per_second"], 14.0),
+        send_rate_per_second=rate,
         # The send queue's Lambda runs at most this many at once; each paces itself to rate / concurrency.
-        send_concurrency=_int(env, ENV["send_concurrency"], 2),
+        send_concurrency=_int(env, ENV["send_concurrency"], default_concurrency),
         ses_max_attempts=_int(env, ENV["ses_max_attempts"], 6),
         rate_limit_per_address_per_hour=_int(env, ENV["rate_limit_per_address_per_hour"], 5),
         rate_limit_per_client_per_hour=_int(env, ENV["rate_limit_per_client_per_hour"], 60),

@@ -10,10 +10,11 @@ from typing import Iterator
 
 from chalicelib import aws, claims, clock, consent, emails, keys, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
-from chalicelib.errors import Conflict, NotFound, RateLimited, ValidationError
+from chalicelib.errors import Conflict, NotFound, RateLimited, ReadsUnprocessed, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
 
@@ -29,6 +30,8 @@ STATUS_LABELS = {
 }
 # The contributor reads their own status on their private page: it speaks to them.
 CONTRIBUTOR_STATUS_LABELS = {**STATUS_LABELS, "awaiting_approval": "Waiting for you to approve the edit"}
+_STATUS_METRICS = {"in_review": Metric.STORIES_IN_REVIEW, "approved": Metric.STORIES_APPROVED,
+                   "published": Metric.STORIES_PUBLISHED, "rejected": Metric.STORIES_REJECTED}
 # What a coordinator may move a story to, from each status. Withdrawal is separate (always allowed).
 TRANSITIONS = {
     "new": ("in_review", "rejected"),
@@ -290,7 +293,7 @@ def submit(submission: Submission, client: str) -> str:
         if submission.submission_id:
             return story_id  # the same form, sent twice at once: the other request stored it
         raise
-    count("StoriesSubmitted")
+    count(Metric.STORIES_SUBMITTED)
     logger().info("story submitted", extra={"story_id": story_id, "safeguarding": flagged})
     if flagged:
         _alert_safeguarding(story_id)
@@ -307,7 +310,7 @@ def _alert_safeguarding(story_id: str) -> None:
     """Tell the safeguarding contact at once, with a link and never the story's words."""
     if not claims.claim("story-safeguarding", story_id):
         return
-    count("StoriesSafeguardingFlagged")
+    count(Metric.STORIES_SAFEGUARDING_FLAGGED)
     emails.send(get_settings().safeguarding_email, "story_safeguarding", "Safeguarding: a story needs reading today",
                 purpose="story-safeguarding", story_id=story_id,
                 coordinator_url=f"{get_settings().public_base_url}/coordinator/stories/{story_id}")
@@ -336,7 +339,7 @@ def change_consent(story_id: str, data: dict, actor: str = "contributor", method
         "event": direction, "at": now, "actor": actor, "method": method,
         "level": level, "channels": list(channels), "wording_version": consent.WORDING_VERSION,
         "version": int(old["version"])})
-    count("StoryConsentChanged")
+    count(Metric.STORY_CONSENT_CHANGED)
     return get(story_id)
 
 
@@ -371,7 +374,7 @@ def approve_version(story_id: str, number: int) -> dict:
     }, ledger={"event": "version-approved", "at": now, "actor": "contributor", "method": "contributor-link",
                "level": old["level"], "channels": list(old["channels"]), "wording_version": old["wording_version"],
                "version": int(number)}, extra=(stamp,))
-    count("StoryVersionsApproved")
+    count(Metric.STORY_VERSIONS_APPROVED)
     return get(story_id)
 
 
@@ -396,7 +399,7 @@ def keep_my_version(story_id: str, number: int) -> dict:
         "event": "edit-declined", "at": now, "actor": "contributor", "method": "contributor-link",
         "level": old["level"], "channels": list(old["channels"]), "wording_version": old["wording_version"],
         "version": new_number})
-    count("StoryEditsDeclined")
+    count(Metric.STORY_EDITS_DECLINED)
     return get(story_id)
 
 
@@ -408,7 +411,7 @@ def withdraw(story_id: str, actor: str = "contributor", method: str = "contribut
         return
     email = story.get("email", "")
     _erase(story, "withdrawn", actor, method)
-    count("StoriesWithdrawn")
+    count(Metric.STORIES_WITHDRAWN)
     logger().info("story withdrawn", extra={"story_id": story_id, "method": method})
     if email:
         emails.send(email, "story_withdrawn", "Your story has been withdrawn", purpose="story-withdrawn")
@@ -444,7 +447,7 @@ def set_status(story_id: str, status: str) -> dict:
         fields["published_version"] = int(story["current_version"])
         remove = ("retention_flagged_at",) if story.get("retention_flagged_at") else ()
     _commit(story, story_id, fields, remove=remove)
-    count(f"Stories{status.title().replace('_', '')}")
+    count(_STATUS_METRICS[status])
     return get(story_id)
 
 
@@ -474,7 +477,7 @@ def edit(story_id: str, data: dict, editor: str) -> dict:
     _commit(story, story_id, {"current_version": number, "title": title, "status": "awaiting_approval",
                               **keys.story_index("awaiting_approval", story["created_at"], story_id)},
             puts=(version,))
-    count("StoryVersionsEdited")
+    count(Metric.STORY_VERSIONS_EDITED)
     if story.get("email"):
         emails.send(story["email"], "story_edited", "Please check the edited version of your story",
                     purpose="story-edited", first_name=consent.first_name(story.get("name", "")),
@@ -528,14 +531,11 @@ def shareable_for(channel: str) -> list[SharedStory]:
 
 
 def _batch_get(wanted: list[dict]) -> list[dict]:
-    found: list[dict] = []
-    for start in range(0, len(wanted), 100):
-        request = {get_settings().table_name: {"Keys": wanted[start:start + 100], "ConsistentRead": True}}
-        while request:
-            response = aws.table().meta.client.batch_get_item(RequestItems=request)
-            found.extend(response["Responses"].get(get_settings().table_name, []))
-            request = response.get("UnprocessedKeys") or None
-    return found
+    try:
+        return aws.batch_get(aws.table().meta.client, get_settings().table_name, wanted, ConsistentRead=True)
+    except ReadsUnprocessed:
+        count(Metric.STORY_READS_UNPROCESSED)
+        raise
 
 
 # ---------------------------------------------------------------- records, exports, retention
@@ -632,7 +632,7 @@ def apply_retention() -> dict[str, int]:
             except Conflict:
                 continue  # changed under us; the next run looks again
     if flagged or erased:
-        count("StoriesRetentionFlagged", flagged)
-        count("StoriesRetentionErased", erased)
+        count(Metric.STORIES_RETENTION_FLAGGED, flagged)
+        count(Metric.STORIES_RETENTION_ERASED, erased)
     logger().info("story retention", extra={"flagged": flagged, "erased": erased})
     return {"flagged": flagged, "erased": erased}

@@ -14,6 +14,7 @@ from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, Va
 from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
+from chalicelib.wiring import Metric
 from chalicelib.secrets import keyed_hash
 from chalicelib.settings import get_settings
 
@@ -184,7 +185,7 @@ def process_signup(request: SubscribeRequest) -> None:
     if existing and existing["status"] == "confirmed":
         if request.submission and not _first_delivery(sid, "last_submission", request.submission):
             return
-        count("SignUps")
+        count(Metric.SIGN_UPS)
         emails.send(request.email, "already_subscribed", "You are already subscribed",
                     purpose="already-subscribed", first_name=existing.get("first_name", ""), **links_for(existing))
         return
@@ -227,7 +228,7 @@ def process_signup(request: SubscribeRequest) -> None:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return  # this very form was already acted on (a double press, or SQS delivering twice)
         raise
-    count("SignUps")
+    count(Metric.SIGN_UPS)
     confirm_url = f"{settings.public_base_url}/confirm/{tokens.sign('confirm', _bound(sid, nonce))}"
     emails.send(request.email, "confirm", "Please confirm your subscription", purpose="confirm",
                 first_name=request.first_name, confirm_url=confirm_url,
@@ -298,7 +299,7 @@ def confirm(token: str) -> dict:
             return _signup(token)[1]  # a concurrent click confirmed it first (or it is gone: an error)
         raise
     aws.table().delete_item(Key=keys.suppression(sid))  # a fresh opt-in lifts an erasure or opt-out
-    count("Confirmations")
+    count(Metric.CONFIRMATIONS)
     emails.send(item["email"], "welcome", "Welcome to #PeerTalk", purpose="welcome",
                 first_name=item.get("first_name", ""), topics=[TOPICS[t] for t in item["topics"]],
                 **links_for(item))
@@ -401,7 +402,7 @@ def _unsubscribe(sid: str, item: dict, method: str) -> None:
             ":event": [{"event": "withdrawn", "at": now, "method": method}],
         },
     )
-    count("Unsubscribes")
+    count(Metric.UNSUBSCRIBES)
     logger().info("subscriber unsubscribed", extra={"method": method})
 
 

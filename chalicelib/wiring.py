@@ -1,11 +1,13 @@
-"""The names app.py, localdev/ and infra/ share: resources, queues, topics, environment variables.
+"""The names app.py, localdev/ and infra/ share: resources, queues, topics, environment variables, metrics.
 
-Metric names live beside count() in chalicelib/observability.py (`Metric`). Nothing here imports boto3
-or Chalice: app.py reads these at import time, and so do infra/merge.py and localdev/stack.py.
+Nothing here imports boto3 or Chalice: app.py reads these at import time, and so do infra/merge.py
+and localdev/stack.py.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 # Logical id in infra/resources.yaml -> the name local mode (and Chalice's decorators) use.
 # In AWS, CloudFormation names them; the functions learn those names from their environment.
@@ -35,6 +37,19 @@ LOGICAL_IDS = {name: logical_id for logical_id, name in RESOURCES.items()}
 # rate / concurrency per sender, ten messages would outlast the function's timeout, and a
 # small audience would sit on a few senders while the rest idle.
 SEND_BATCH_SIZE = 1
+# One sender sends sequentially (claim, SES call): a copy takes it 0.1-0.15 s, and each sender is given
+# this long per copy, so that slow calls leave it time to keep to its share (at 0.15 s, 50/s reached
+# 0.89 of the quota in bench/run_send.py; a slow call's lost time is lost to the whole send).
+SECONDS_PER_SEND = 0.2
+MIN_SQS_CONCURRENCY = 2  # the least MaximumConcurrency an SQS event source takes
+
+
+def send_concurrency(ses_send_rate: float) -> int:
+    """Senders that can really run at once for an SES maximum send rate: enough to reach the rate, no more.
+
+    The one number behind the send function's ReservedConcurrentExecutions, its event source's
+    MaximumConcurrency and PEERPOST_SEND_CONCURRENCY, by which each sender divides the rate."""
+    return max(MIN_SQS_CONCURRENCY, math.ceil(ses_send_rate * SECONDS_PER_SEND))
 
 
 @dataclass(frozen=True)
@@ -92,3 +107,50 @@ ENV = {v.field: v.name for v in VARIABLES}
 LIBRARY_VARIABLES = frozenset({"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_TRACE_DISABLED"})
 # Settings fields no variable of their own fills: the runtime's region, and a flag derived from the URL.
 DERIVED_FIELDS = frozenset({"region", "secure_cookies"})
+
+
+# Metric names (namespace METRIC_NAMESPACE, dimension service=SERVICE): observability.count() takes only
+# these, and infra/ alarms only on these (tests/infra/test_contracts.py: every alarm's metric is emitted).
+METRIC_NAMESPACE = "PeerPost"
+SERVICE = "peerpost"
+
+
+class Metric(StrEnum):
+    SIGN_UPS = "SignUps"
+    CONFIRMATIONS = "Confirmations"
+    UNSUBSCRIBES = "Unsubscribes"
+    BOUNCES = "Bounces"
+    COMPLAINTS = "Complaints"
+    STORIES_SUBMITTED = "StoriesSubmitted"
+    STORIES_SAFEGUARDING_FLAGGED = "StoriesSafeguardingFlagged"
+    STORY_CONSENT_CHANGED = "StoryConsentChanged"
+    STORY_VERSIONS_APPROVED = "StoryVersionsApproved"
+    STORY_EDITS_DECLINED = "StoryEditsDeclined"
+    STORY_VERSIONS_EDITED = "StoryVersionsEdited"
+    STORIES_WITHDRAWN = "StoriesWithdrawn"
+    STORIES_IN_REVIEW = "StoriesInReview"
+    STORIES_APPROVED = "StoriesApproved"
+    STORIES_PUBLISHED = "StoriesPublished"
+    STORIES_REJECTED = "StoriesRejected"
+    STORIES_RETENTION_FLAGGED = "StoriesRetentionFlagged"
+    STORIES_RETENTION_ERASED = "StoriesRetentionErased"
+    STORY_READS_UNPROCESSED = "StoryReadsUnprocessed"
+    ISSUE_SENDS_STARTED = "IssueSendsStarted"
+    ISSUE_SENDS_COMPLETED = "IssueSendsCompleted"
+    NEWSLETTER_SENT = "NewsletterSent"
+    NEWSLETTER_FAILED = "NewsletterFailed"
+    NEWSLETTER_SUPPRESSED = "NewsletterSuppressed"
+    DELIVERY_CLAIM_CONFLICTS = "DeliveryClaimConflicts"
+    SUBSCRIBER_READS_UNPROCESSED = "SubscriberReadsUnprocessed"
+    EVENTS_CREATED = "EventsCreated"
+    EVENTS_CANCELLED = "EventsCancelled"
+    EVENT_REGISTRATION_REQUESTS = "EventRegistrationRequests"
+    EVENT_REGISTRATIONS = "EventRegistrations"
+    EVENT_WAITING_LIST_JOINS = "EventWaitingListJoins"
+    EVENT_WAITING_LIST_LEAVES = "EventWaitingListLeaves"
+    EVENT_CANCELLATIONS = "EventCancellations"
+    EVENT_OFFERS = "EventOffers"
+    EVENT_OFFERS_ACCEPTED = "EventOffersAccepted"
+    EVENT_OFFERS_DECLINED = "EventOffersDeclined"
+    EVENT_OFFERS_EXPIRED = "EventOffersExpired"
+    EVENT_REMINDERS = "EventReminders"

@@ -8,21 +8,19 @@ pointed at the infra/ queues and topic (Chalice decorators name queues and topic
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from chalicelib import wiring
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "infra" / "functions"
 
-# One sender invocation sends sequentially: claim, SES call, record; about this long per message.
-SECONDS_PER_SEND = 0.15
 # SES's default production sending rate; pass the account's real rate with --ses-send-rate.
 DEFAULT_SES_SEND_RATE = 14.0
-SEND_QUEUE = "SendQueue"
 
 
 @dataclass(frozen=True)
@@ -103,41 +101,41 @@ def function_file(name: str) -> dict:
     return load_yaml(FUNCTIONS_DIR / f"{name}.yaml")
 
 
-def sender_concurrency(ses_send_rate: float) -> int:
-    """Senders needed to keep SES at its rate, and no more (SQS event sources need at least 2)."""
-    return max(2, math.ceil(ses_send_rate * SECONDS_PER_SEND))
-
-
 def _queue_ids() -> dict[str, str]:
-    from localdev.stack import LOCAL_NAMES
+    return wiring.LOGICAL_IDS
 
-    return {name: logical_id for logical_id, name in LOCAL_NAMES.items()}
+
+# What the deployed environment gives each Settings field (by field: the variable's name is wiring's).
+def _deployed_values(ses_send_rate: float) -> dict:
+    return {
+        "stage": {"Ref": "Stage"},
+        "table_name": {"Ref": "PeerPostTable"},
+        "dispatch_queue": {"Fn::GetAtt": ["DispatchQueue", "QueueName"]},
+        "send_queue": {"Fn::GetAtt": ["SendQueue", "QueueName"]},
+        "signup_queue": {"Fn::GetAtt": ["SignupQueue", "QueueName"]},
+        "ses_configuration_set": {"Ref": "SesConfigurationSet"},
+        "signing_secret_parameter": {"Fn::Sub": "/peerpost/${Stage}/signing-secret"},
+        "public_base_url": {"Ref": "PublicBaseUrl"},
+        "media_bucket": {"Ref": "MediaBucket"},
+        "media_base_url": {"Fn::Sub": "https://${MediaDistribution.DomainName}"},
+        "organisation_name": {"Ref": "OrganisationName"},
+        "organisation_address": {"Ref": "OrganisationAddress"},
+        "newsletter_from": {"Ref": "NewsletterFrom"},
+        "transactional_from": {"Ref": "TransactionalFrom"},
+        "reply_to": {"Ref": "ReplyTo"},
+        "list_id": {"Ref": "ListId"},
+        "unsubscribe_mailto": {"Ref": "UnsubscribeMailto"},
+        "safeguarding_email": {"Ref": "SafeguardingEmail"},
+        "send_rate_per_second": f"{ses_send_rate:g}",
+        # The very number the send function is capped to below: each sender paces to rate / this.
+        "send_concurrency": str(wiring.send_concurrency(ses_send_rate)),
+    }
 
 
 def _environment(ses_send_rate: float) -> dict:
-    return {
-        "PEERPOST_STAGE": {"Ref": "Stage"},
-        "PEERPOST_TABLE": {"Ref": "PeerPostTable"},
-        "PEERPOST_DISPATCH_QUEUE": {"Fn::GetAtt": ["DispatchQueue", "QueueName"]},
-        "PEERPOST_SEND_QUEUE": {"Fn::GetAtt": ["SendQueue", "QueueName"]},
-        "PEERPOST_SIGNUP_QUEUE": {"Fn::GetAtt": ["SignupQueue", "QueueName"]},
-        "PEERPOST_SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
-        "PEERPOST_SIGNING_SECRET_PARAMETER": {"Fn::Sub": "/peerpost/${Stage}/signing-secret"},
-        "PEERPOST_PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
-        "PEERPOST_MEDIA_BUCKET": {"Ref": "MediaBucket"},
-        "PEERPOST_MEDIA_BASE_URL": {"Fn::Sub": "https://${MediaDistribution.DomainName}"},
-        "PEERPOST_ORG_NAME": {"Ref": "OrganisationName"},
-        "PEERPOST_ORG_ADDRESS": {"Ref": "OrganisationAddress"},
-        "PEERPOST_NEWSLETTER_FROM": {"Ref": "NewsletterFrom"},
-        "PEERPOST_TRANSACTIONAL_FROM": {"Ref": "TransactionalFrom"},
-        "PEERPOST_REPLY_TO": {"Ref": "ReplyTo"},
-        "PEERPOST_LIST_ID": {"Ref": "ListId"},
-        "PEERPOST_UNSUBSCRIBE_MAILTO": {"Ref": "UnsubscribeMailto"},
-        "PEERPOST_SAFEGUARDING_EMAIL": {"Ref": "SafeguardingEmail"},
-        "PEERPOST_SEND_RATE_PER_SECOND": f"{ses_send_rate:g}",
-        "POWERTOOLS_SERVICE_NAME": "peerpost",
-        "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingOn", "false", "true"]},
-    }
+    variables = {wiring.ENV[field]: value for field, value in _deployed_values(ses_send_rate).items()}
+    return {**variables, "POWERTOOLS_SERVICE_NAME": wiring.SERVICE,
+            "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingOn", "false", "true"]}}
 
 
 def _baseline_policy(spec: FunctionSpec, queue_ids: dict) -> dict:
@@ -193,8 +191,8 @@ def _function(spec: FunctionSpec, settings: dict, ses_send_rate: float, queue_id
     if spec.kind == "sqs":
         queue_id = queue_ids[spec.source]
         event = {"Queue": _replacing_sub(f"${{{queue_id}.Arn}}"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}
-        if queue_id == SEND_QUEUE:
-            senders = sender_concurrency(ses_send_rate)
+        if spec.source == wiring.SEND_QUEUE:
+            senders = wiring.send_concurrency(ses_send_rate)
             props["ReservedConcurrentExecutions"] = senders
             event["ScalingConfig"] = {"MaximumConcurrency": senders}
         props["Events"] = {spec.event_id: {"Properties": event}}

@@ -25,9 +25,10 @@ MAX_ZIP_BYTES = 16 * 1024 * 1024
 NOT_PACKED = ("boto3/", "botocore/", "s3transfer/")  # the Lambda runtime has them
 
 
-def build(ses_send_rate: float = merge.DEFAULT_SES_SEND_RATE) -> Path:
-    DIST.mkdir(exist_ok=True)
-    merge_file = DIST / "merge.json"
+def build(ses_send_rate: float = merge.DEFAULT_SES_SEND_RATE, out: Path = DIST) -> Path:
+    """Build into out (dist/; the send harness builds a package per SES rate elsewhere)."""
+    out.mkdir(parents=True, exist_ok=True)
+    merge_file = out / "merge.json"
     merge_file.write_text(json.dumps(merge.merge_template(merge.app_functions(), ses_send_rate), indent=1) + "\n")
     vendored = ROOT / "vendor" / "templates"
     shutil.rmtree(vendored, ignore_errors=True)
@@ -37,12 +38,12 @@ def build(ses_send_rate: float = merge.DEFAULT_SES_SEND_RATE) -> Path:
     try:
         subprocess.run(  # nosec B603 - fixed arguments
             [str(chalice), "package", "--pkg-format", "cloudformation", "--template-format", "json",
-             "--merge-template", str(merge_file), str(DIST)],
+             "--merge-template", str(merge_file), str(out)],
             cwd=ROOT, env=env, check=True)
     finally:
         shutil.rmtree(vendored, ignore_errors=True)
-    check(ZIP)
-    return DIST
+    check(out / ZIP.name)
+    return out
 
 
 def check(path: Path) -> None:

@@ -5,21 +5,10 @@ from pathlib import Path
 
 import yaml
 
+from chalicelib.wiring import RESOURCES
+
 INFRA = Path(__file__).resolve().parent.parent / "infra" / "resources.yaml"
 
-# Local names for the template's logical ids (in AWS CloudFormation names them).
-LOCAL_NAMES = {
-    "PeerPostTable": "peerpost",
-    "DispatchQueue": "peerpost-dispatch",
-    "DispatchDeadLetterQueue": "peerpost-dispatch-dlq",
-    "SendQueue": "peerpost-send",
-    "SendDeadLetterQueue": "peerpost-send-dlq",
-    "SignupQueue": "peerpost-signups",
-    "SignupDeadLetterQueue": "peerpost-signups-dlq",
-    "SesEventsTopic": "peerpost-ses-events",
-    "AlarmTopic": "peerpost-alarms",
-    "MediaBucket": "peerpost-media",
-}
 SENDER_DOMAIN = "peerpost.example.org"
 
 
@@ -53,7 +42,7 @@ def table_definition(logical_id: str = "PeerPostTable") -> dict:
     """CreateTable arguments for a table in the template (TTL is set separately)."""
     props = resources("AWS::DynamoDB::Table")[logical_id]
     definition = {
-        "TableName": LOCAL_NAMES[logical_id],
+        "TableName": RESOURCES[logical_id],
         "BillingMode": props["BillingMode"],
         "AttributeDefinitions": props["AttributeDefinitions"],
         "KeySchema": props["KeySchema"],
@@ -71,8 +60,8 @@ def create_all(session) -> dict[str, str]:
         dynamodb.create_table(**table_definition(logical_id))
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
-            dynamodb.update_time_to_live(TableName=LOCAL_NAMES[logical_id], TimeToLiveSpecification=ttl)
-        created[logical_id] = LOCAL_NAMES[logical_id]
+            dynamodb.update_time_to_live(TableName=RESOURCES[logical_id], TimeToLiveSpecification=ttl)
+        created[logical_id] = RESOURCES[logical_id]
     sqs = session.client("sqs")
     queues = resources("AWS::SQS::Queue")
     # Dead-letter queues first, so redrive policies can name them.
@@ -91,14 +80,14 @@ def create_all(session) -> dict[str, str]:
                 '{"deadLetterTargetArn": "%s", "maxReceiveCount": "%s"}'
                 % (dlq_arn, props["RedrivePolicy"]["maxReceiveCount"])
             )
-        created[logical_id] = sqs.create_queue(QueueName=LOCAL_NAMES[logical_id], Attributes=attributes)["QueueUrl"]
+        created[logical_id] = sqs.create_queue(QueueName=RESOURCES[logical_id], Attributes=attributes)["QueueUrl"]
     sns = session.client("sns")
     for logical_id in resources("AWS::SNS::Topic"):
-        created[logical_id] = sns.create_topic(Name=LOCAL_NAMES[logical_id])["TopicArn"]
+        created[logical_id] = sns.create_topic(Name=RESOURCES[logical_id])["TopicArn"]
     s3 = session.client("s3")
     for logical_id in resources("AWS::S3::Bucket"):
-        s3.create_bucket(Bucket=LOCAL_NAMES[logical_id],
+        s3.create_bucket(Bucket=RESOURCES[logical_id],
                          CreateBucketConfiguration={"LocationConstraint": session.region_name})
-        created[logical_id] = LOCAL_NAMES[logical_id]
+        created[logical_id] = RESOURCES[logical_id]
     session.client("sesv2").create_email_identity(EmailIdentity=SENDER_DOMAIN)
     return created

@@ -98,7 +98,7 @@ def test_queue_handlers_report_partial_failures_from_the_infra_queues(tmp_path, 
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(poll["Action"])
 
 
-@pytest.mark.parametrize("rate, senders", [(1, 2), (14, 3), (50, 8), (200, 30)])
+@pytest.mark.parametrize("rate, senders", [(1, 2), (14, 3), (50, 10), (200, 40)])
 def test_the_sender_is_capped_to_the_ses_send_rate(tmp_path, monkeypatch, rate, senders):
     _spec_files(tmp_path, monkeypatch, "send_batch")
     resources = merge.merge_template([merge.FunctionSpec("send_batch", "sqs", "peerpost-send")], rate)["Resources"]
@@ -106,6 +106,7 @@ def test_the_sender_is_capped_to_the_ses_send_rate(tmp_path, monkeypatch, rate, 
     assert send["ReservedConcurrentExecutions"] == senders
     assert send["Events"]["SendBatchSqsEventSource"]["Properties"]["ScalingConfig"] == {"MaximumConcurrency": senders}
     assert send["Environment"]["Variables"]["PEERPOST_SEND_RATE_PER_SECOND"] == f"{rate:g}"
+    assert send["Environment"]["Variables"]["PEERPOST_SEND_CONCURRENCY"] == str(senders)
 
 
 def test_queue_visibility_outlasts_the_handler_that_consumes_it():

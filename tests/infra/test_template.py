@@ -1,6 +1,7 @@
 """What moto skips or ignores (TTL, SES, alarms, encryption), checked on infra/resources.yaml itself."""
 from __future__ import annotations
 
+from chalicelib import wiring
 from localdev import stack
 
 TEMPLATE = stack.template()
@@ -84,7 +85,7 @@ def test_alarms_watch_bounce_and_complaint_rates_below_the_levels_ses_acts_on():
 
 
 def test_alarms_watch_send_failures_and_every_dead_letter_queue():
-    assert _alarm("SendFailures", "PeerPost")["Threshold"] == 0
+    assert _alarm("NewsletterFailed", "PeerPost")["Threshold"] == 0
     watched = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"].split(".")[0]
                for a in of_type("AWS::CloudWatch::Alarm").values()
                if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"}
@@ -99,7 +100,7 @@ def test_the_deployment_parameters_cover_the_sender_and_the_organisation():
 def test_local_mode_creates_every_table_queue_and_topic_of_the_template():
     for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
         for name in of_type(kind):
-            assert name in stack.LOCAL_NAMES, f"{name}: add a local name to localdev/stack.py LOCAL_NAMES"
+            assert name in wiring.RESOURCES, f"{name}: add a local name to chalicelib/wiring.py RESOURCES"
 
 
 def test_the_image_bucket_is_private_https_only_and_read_only_by_its_distribution():

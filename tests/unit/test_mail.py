@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,6 +81,45 @@ def test_throttling_that_never_ends_raises_for_a_later_retry():
 
     with pytest.raises(SendThrottled):
         SesSender(ThrottlingClient(failures=99), sleep=lambda _: None).send(BASE)
+
+
+class FailingClient:
+    """SES answers 500 (it failed, and says so), then accepts."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def send_email(self, **request):
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ClientError({"Error": {"Code": "InternalFailure", "Message": "oops"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, "SendEmail")
+        return {"MessageId": "ok-1"}
+
+
+def test_an_ses_failure_it_answers_is_retried_but_an_unanswered_send_never_is():
+    from botocore.exceptions import ReadTimeoutError
+
+    from chalicelib import aws
+
+    client = FailingClient(failures=2)
+    assert SesSender(client, sleep=lambda _: None).send(BASE) == "ok-1" and client.calls == 3
+    # botocore itself must not resend: a timed-out SendEmail may have been sent.
+    config = aws.sesv2().meta.config
+    assert config.retries["total_max_attempts"] == 1 and config.read_timeout == aws.SES_READ_TIMEOUT_SECONDS
+
+    class Silent:
+        calls = 0
+
+        def send_email(self, **request):
+            Silent.calls += 1
+            raise ReadTimeoutError(endpoint_url="https://email.test")
+
+    with pytest.raises(ReadTimeoutError):
+        SesSender(Silent(), sleep=lambda _: None).send(BASE)
+    assert Silent.calls == 1
 
 
 def test_recording_sender_keeps_messages():
