@@ -33,7 +33,7 @@ class LocalPeerPost:
     process: subprocess.Popen
 
     def messages(self) -> list[dict]:
-        with urllib.request.urlopen(f"{self.outbox}/api/messages", timeout=10) as response:  # nosec B310 - loopback
+        with urllib.request.urlopen(f"{self.outbox}/api/messages", timeout=60) as response:  # nosec B310 - loopback
             return json.loads(response.read())
 
     def wait_for_message(self, to: str, subject_contains: str, timeout: float = 20.0) -> dict:
@@ -47,7 +47,7 @@ class LocalPeerPost:
 
     def clear_outbox(self) -> None:
         request = urllib.request.Request(f"{self.outbox}/api/messages", method="DELETE")
-        urllib.request.urlopen(request, timeout=10).close()  # nosec B310 - loopback
+        urllib.request.urlopen(request, timeout=60).close()  # nosec B310 - loopback
 
 
 @pytest.fixture(scope="module")
