@@ -1,14 +1,18 @@
 """Reading values people submit (form fields or JSON), the same way in every capability."""
 from __future__ import annotations
 
+import re
+
 # C0/C1 control characters (but tab, newline, carriage return) mean nothing in a name or a story,
 # and break MJML's parser and some mail clients.
-_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127, *range(128, 160)])
+# A regular expression, not str.translate: translate copies every character through a dict lookup
+# (2.6 ms for an issue's 8 kB of MJML, most of a render), the expression scans in C and rarely matches.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 TICKED = frozenset({"yes", "true", "on", "1"})
 
 
 def strip_controls(text: str) -> str:
-    return text.translate(_CONTROL)
+    return _CONTROL.sub("", text)
 
 
 def clean_line(value) -> str:

@@ -174,6 +174,9 @@ def subject(issue: dict) -> str:
     return f"#PeerTalk: {issue['title']}"
 
 
+_BLOCK = re.compile(r"PPBLOCK[0-9a-f]+N\d{4}X")  # compiled once: each rendering's own key is checked in the lookup
+
+
 def render(issue: dict, channel: str = "newsletter", personal: bool = True) -> RenderedEmail:
     """The issue as one email (placeholders where each recipient's own links and name go), or,
     with personal=False, the same issue for the public archive with no personal links at all.
@@ -195,7 +198,7 @@ def render(issue: dict, channel: str = "newsletter", personal: bool = True) -> R
 
     context = {"subject": subject(issue), **_context(issue, channel, markers if personal else None, stash)}
     html = mjml_to_html(env.get_template("email/issue.mjml.j2").render(**context))
-    html = re.sub(rf"PPBLOCK{markers.key}N\d{{4}}X", lambda m: blocks.get(m.group(0), m.group(0)), html)
+    html = _BLOCK.sub(lambda m: blocks.get(m.group(0), m.group(0)), html)  # another key's marker stays text
     text = env.get_template("email/issue.txt.j2").render(**context)  # uses the text fields only
     stories = tuple(section.story for section in context["sections"] if section.kind == "story")
     return RenderedEmail(subject=context["subject"], html=html, text=text.strip() + "\n",

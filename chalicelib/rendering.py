@@ -33,6 +33,8 @@ def environment():
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Deployed, templates never change under a running function: no file checks on every render.
+        auto_reload=_settings().is_local,
     )
     env.filters["london"] = _london
     env.filters["london_date"] = _london_date

@@ -242,8 +242,17 @@ def run(scenario: Scenario) -> dict:
     try:
         from chalicelib import aws, delivery, issues, settings, subscriptions
 
+        from aws_lambda_powertools.utilities import parameters
+
+        from chalicelib import mail
+
+        # A fresh AWS on new ports: forget every client, sender, secret and rendering of a run before.
         settings.reset()
         aws.reset()
+        mail.use_sender(None)
+        parameters.clear_caches()
+        delivery.prepared.cache_clear()
+        delivery.consent_watch.reset()
         issue_id, emails = _prepare_aws(deployment, visibility, scenario.subscribers)
         count = scenario.workers or deployment.max_concurrency
         workers = Workers(count, deployment, env, visibility if scenario.visibility_seconds else None)
