@@ -1,0 +1,219 @@
+"""The coordinator's subscriber pages through the HTTP routes, against moto: a filtered page at a time,
+finding one person, their record, and acting for them."""
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import form
+from tests.functional.test_subscriptions import confirmed, link, subscribe
+
+
+def person(n: int, topics=("newsletter",), name: str = "") -> dict:
+    return {"email": f"person{n:03d}@example.org", "first_name": name or f"Reader{n:03d}",
+            "topics": list(topics), "consent": "yes"}
+
+
+def sid_of(email: str) -> str:
+    from chalicelib import subscriptions
+
+    return subscriptions.email_id(email)
+
+
+def listed(body: str) -> list[str]:
+    return re.findall(r'href="/coordinator/subscribers/([a-z0-9]+)"', body)
+
+
+def post(client, coordinator, path: str, data: dict):
+    return client.http.post(path, headers=coordinator["form_headers"],
+                            body=form({"csrf_token": coordinator["csrf"], **data}))
+
+
+def test_pages_through_a_status_with_a_topic_filter_and_counts_for_the_filter(client, outbox, coordinator, monkeypatch):
+    from chalicelib import audience
+
+    monkeypatch.setattr(audience, "PAGE_SIZE", 4)
+    for n in range(7):
+        confirmed(client, outbox, person(n, topics=("newsletter", "events") if n % 2 else ("newsletter",)))
+    subscribe(client, person(50))  # pending: not on the confirmed pages
+
+    seen, url = [], "/coordinator/subscribers?status=confirmed"
+    while url:
+        page = client.http.get(url, headers=coordinator["headers"])
+        assert page.status_code == 200
+        body = page.body.decode()
+        assert "Confirmed: 7 people" in body
+        assert len(listed(body)) <= 4
+        seen += listed(body)
+        found = re.search(r'href="(/coordinator/subscribers\?[^"]*after=[^"]+)"', body)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    assert sorted(seen) == sorted(sid_of(person(n)["email"]) for n in range(7))  # each once, none missed
+
+    events = client.http.get("/coordinator/subscribers?status=confirmed&topic=events",
+                             headers=coordinator["headers"]).body.decode()
+    assert "Event and training announcements: 3 people" in events
+    assert sorted(listed(events)) == sorted(sid_of(person(n)["email"]) for n in (1, 3, 5))
+    pending = client.http.get("/coordinator/subscribers?status=pending", headers=coordinator["headers"]).body.decode()
+    assert listed(pending) == [sid_of(person(50)["email"])]
+
+
+def test_a_filter_matching_few_reads_a_bounded_number_of_query_pages(client, outbox, coordinator, monkeypatch):
+    from chalicelib import audience
+
+    monkeypatch.setattr(audience, "PAGE_SIZE", 2)
+    monkeypatch.setattr(audience, "MAX_QUERIES_PER_PAGE", 3)
+    for n in range(12):
+        confirmed(client, outbox, person(n, topics=("events",) if n == 11 else ("newsletter",)))
+    seen, url, pages = [], "/coordinator/subscribers?status=confirmed&topic=events", 0
+    while url:
+        pages += 1
+        body = client.http.get(url, headers=coordinator["headers"]).body.decode()
+        assert "Event and training announcements: 1 person" in body
+        seen += listed(body)
+        found = re.search(r'href="(/coordinator/subscribers\?[^"]*after=[^"]+)"', body)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    assert seen == [sid_of(person(11)["email"])] and pages > 1
+
+
+def test_find_by_whole_address_or_start_of_name_never_by_part_of_an_address(client, outbox, coordinator):
+    confirmed(client, outbox, person(1, name="Alex Morgan"))
+    confirmed(client, outbox, person(2, name="alexandra"))
+    confirmed(client, outbox, person(3, name="Sam"))
+    subscribe(client, person(4, name="Alexis"))  # pending: a search looks at every status
+
+    def find(text: str):
+        return client.http.get("/coordinator/subscribers?" + form({"find": text}), headers=coordinator["headers"])
+
+    assert sorted(listed(find("ALEX").body.decode())) == sorted(sid_of(person(n)["email"]) for n in (1, 2, 4))
+    assert listed(find("Person003@Example.org").body.decode()) == [sid_of(person(3)["email"])]
+    assert listed(find("nobody@example.org").body.decode()) == []
+    for part in ("@example.org", "person003@", "@"):
+        response = find(part)
+        body = response.body.decode()
+        assert response.status_code == 400 and listed(body) == []
+        assert "Addresses cannot be searched by part" in body
+        assert f'value="{part}"' in body  # re-shown as typed
+    for wildcard in ("person%@example.org", "*@example.org", "person00*@example.org"):
+        assert listed(find(wildcard).body.decode()) == []  # a valid address taken literally: nobody has it
+    assert listed(find("example").body.decode()) == []  # no name starts so, and addresses are not names
+
+
+def test_bad_filters_and_cursors_are_clear_4xx(client, coordinator):
+    response = client.http.get("/coordinator/subscribers?status=everyone", headers=coordinator["headers"])
+    assert response.status_code == 400 and "Choose a status from the list." in response.body.decode()
+    response = client.http.get("/coordinator/subscribers?status=confirmed&after=forged", headers=coordinator["headers"])
+    assert response.status_code == 400 and "out of date" in response.body.decode()
+    assert client.http.get("/coordinator/subscribers").status_code == 303  # signed out: to the sign-in page
+    response = client.http.get("/coordinator/subscribers/notapersonatall", headers=coordinator["headers"])
+    assert response.status_code == 404
+
+
+def test_a_persons_page_shows_status_topics_and_consent_history(client, outbox, coordinator):
+    confirmed(client, outbox, person(1, topics=("newsletter", "events"), name="Robin"))
+    page = client.http.get(f"/coordinator/subscribers/{sid_of(person(1)['email'])}", headers=coordinator["headers"])
+    body = page.body.decode()
+    assert page.status_code == 200
+    assert "<h1>Robin</h1>" in body and "person001@example.org" in body and "Confirmed" in body
+    assert "The monthly #PeerTalk newsletter; Event and training announcements" in body
+    assert "Gave consent" in body and "Web form" in body and "Confirmed by email" in body
+    assert "I agree to PeerPost emailing me" in body
+
+
+def test_unsubscribe_on_their_behalf_needs_a_reason_and_records_it(client, outbox, coordinator):
+    from chalicelib import subscriptions
+
+    confirmed(client, outbox, person(1))
+    sid = sid_of(person(1)["email"])
+    path = f"/coordinator/subscribers/{sid}/unsubscribe"
+    response = post(client, coordinator, path, {"reason": "   "})
+    assert response.status_code == 400 and "Write why" in response.body.decode()
+    assert subscriptions.load(sid)["status"] == "confirmed"
+    response = post(client, coordinator, path, {"reason": "x" * 501})
+    assert response.status_code == 400 and 'value="' + "x" * 501 + '"' in response.body.decode()
+
+    response = post(client, coordinator, path, {"reason": "Asked by phone on 3 March"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/coordinator/subscribers/{sid}?done=unsubscribed"
+    item = subscriptions.load(sid)
+    assert item["status"] == "unsubscribed"
+    assert item["consent_history"][-1] | {"at": ""} == {
+        "event": "withdrawn", "at": "", "method": "coordinator", "reason": "Asked by phone on 3 March",
+        "by": "zoe@peerpost.test"}
+    page = client.http.get(response.headers["Location"], headers=coordinator["headers"]).body.decode()
+    assert "Unsubscribed. The reason is kept" in page and "Asked by phone on 3 March" in page
+    again = post(client, coordinator, path, {"reason": "Asked again"})
+    assert again.headers["Location"].endswith("done=already-unsubscribed")
+    assert len(subscriptions.load(sid)["consent_history"]) == len(item["consent_history"])
+
+
+def test_resend_confirmation_to_a_pending_sign_up_acts_once_per_form(client, outbox, coordinator):
+    subscribe(client, person(1))
+    sid = sid_of(person(1)["email"])
+    before = len(outbox.to(person(1)["email"]))
+    page = client.http.get(f"/coordinator/subscribers/{sid}", headers=coordinator["headers"]).body.decode()
+    submission = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+    path = f"/coordinator/subscribers/{sid}/confirmation"
+    assert post(client, coordinator, path, {"submission": submission}).headers["Location"].endswith("done=confirmation-sent")
+    assert post(client, coordinator, path, {"submission": submission}).headers["Location"].endswith("done=confirmation-not-sent")
+    mails = outbox.to(person(1)["email"])
+    assert len(mails) == before + 1
+    confirm_path = link(mails[-1], "confirm")
+    assert client.http.post(confirm_path, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            body="").status_code in (200, 303)
+    from chalicelib import subscriptions
+
+    assert subscriptions.load(sid)["status"] == "confirmed"
+    again = post(client, coordinator, path, {"submission": "another-form-id"})
+    assert again.headers["Location"].endswith("done=confirmation-not-sent")  # confirmed: nothing to resend
+
+
+def test_export_and_erase_keep_only_the_suppression_hash(client, outbox, coordinator):
+    from chalicelib import aws, keys, subscriptions
+
+    confirmed(client, outbox, person(1, name="Robin"))
+    sid = sid_of(person(1)["email"])
+    data = client.http.get(f"/coordinator/subscribers/{sid}/data.json", headers=coordinator["headers"])
+    assert data.status_code == 200 and json.loads(data.body)["email"] == "person001@example.org"
+    assert "attachment" in data.headers["Content-Disposition"]
+
+    path = f"/coordinator/subscribers/{sid}/erase"
+    refused = post(client, coordinator, path, {})
+    assert refused.status_code == 400 and "Tick the box to confirm the erasure." in refused.body.decode()
+    assert subscriptions.load(sid) is not None
+    response = post(client, coordinator, path, {"confirm": "yes"})
+    assert response.status_code == 303 and response.headers["Location"] == "/coordinator/subscribers?done=erased"
+    held = aws.table().scan()["Items"]
+    assert [i for i in held if i["PK"].startswith("SUB#")] == []
+    assert aws.table().get_item(Key=keys.suppression(sid))["Item"]["reason"] == "erased"
+    assert "person001@example.org" not in json.dumps(held, default=str) and "Robin" not in json.dumps(held, default=str)
+    assert post(client, coordinator, path, {"confirm": "yes"}).status_code == 303  # a second press: same answer
+    assert client.http.get(f"/coordinator/subscribers/{sid}", headers=coordinator["headers"]).status_code == 404
+    found = client.http.get("/coordinator/subscribers?find=Robin", headers=coordinator["headers"]).body.decode()
+    assert listed(found) == []
+
+
+def test_a_name_change_moves_the_name_search(client, outbox, coordinator):
+    from tests.conftest import FORM
+
+    welcome = confirmed(client, outbox, person(1, name="Robin"))
+    preferences = link(welcome, "preferences")
+    client.http.post(preferences, headers=FORM, body=form({"first_name": "Jo", "topics": ["newsletter"]}))
+
+    def find(text):
+        return listed(client.http.get("/coordinator/subscribers?find=" + text, headers=coordinator["headers"]).body.decode())
+
+    assert find("Robin") == [] and find("jo") == [sid_of(person(1)["email"])]
+    client.http.post(preferences, headers=FORM, body=form({"first_name": "", "topics": ["newsletter"]}))
+    assert find("jo") == []
+
+
+def test_actions_need_the_csrf_token(client, outbox, coordinator):
+    confirmed(client, outbox, person(1))
+    sid = sid_of(person(1)["email"])
+    for action in ("unsubscribe", "erase", "confirmation"):
+        response = client.http.post(f"/coordinator/subscribers/{sid}/{action}", headers=coordinator["form_headers"],
+                                    body=form({"reason": "r", "confirm": "yes"}))
+        assert response.status_code == 403
+    from chalicelib import subscriptions
+
+    assert subscriptions.load(sid)["status"] == "confirmed"
