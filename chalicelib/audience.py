@@ -13,6 +13,8 @@ PAGE_SIZE = 25
 # queries the page is shown short, with a link to carry on from where the reading stopped.
 MAX_QUERIES_PER_PAGE = 10
 MAX_REASON = 500
+MAX_TAG = 40
+MAX_TAGS = 50
 _BAD_CURSOR = "This list link is out of date. Start again from the first page."
 
 
@@ -20,6 +22,7 @@ _BAD_CURSOR = "This list link is out of date. Start again from the first page."
 class Filter:
     status: str = "confirmed"
     topic: str = ""
+    tag: str = ""
     find: str = ""
 
 
@@ -33,15 +36,18 @@ class Page:
 def parse_filter(query: dict) -> Filter:
     status = str(query.get("status") or "confirmed")
     topic = str(query.get("topic") or "")
+    tag = str(query.get("tag") or "")
     errors = {}
     if status not in subscriptions.STATUSES:
         errors["status"] = "Choose a status from the list."
     if topic and topic not in subscriptions.TOPICS:
         errors["topic"] = "Choose a topic from the list."
+    if tag and tag not in tags():
+        errors["tag"] = "Choose a tag from the list."
     find = clean_line(query.get("find"))[:254]
     if errors:
         raise ValidationError(errors)
-    return Filter(status, topic, find)
+    return Filter(status, topic, tag, find)
 
 
 def page(chosen: Filter, cursor: str = "") -> Page:
@@ -55,8 +61,10 @@ def page(chosen: Filter, cursor: str = "") -> Page:
 
     query: dict = {"IndexName": "GSI1",
                    "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(chosen.status))}
-    if chosen.topic:
-        query["FilterExpression"] = Attr("topics").contains(chosen.topic)
+    wanted = [Attr("topics").contains(chosen.topic)] if chosen.topic else []
+    wanted += [Attr("tags").contains(chosen.tag)] if chosen.tag else []
+    if wanted:
+        query["FilterExpression"] = wanted[0] & wanted[1] if len(wanted) == 2 else wanted[0]
     people: list[dict] = []
     page_size, start = PAGE_SIZE, _start_key(cursor)
     for _ in range(MAX_QUERIES_PER_PAGE):
@@ -120,6 +128,55 @@ def person(sid: str) -> dict:
 
 def _well_formed(sid: str) -> bool:
     return 0 < len(sid) <= 64 and sid.isascii() and sid.isalnum()
+
+
+def tags() -> list[str]:
+    """The tags coordinators have made, in alphabetical order."""
+    item = aws.table().get_item(Key=keys.tags()).get("Item") or {}
+    return sorted(item.get("tag_names", set()), key=str.casefold)
+
+
+def parse_tag(data: dict) -> str:
+    name = clean_line(data.get("tag"))
+    if not name:
+        raise ValidationError({"tag": "Enter a tag, for example \"peer worker\"."})
+    if len(name) > MAX_TAG:
+        raise ValidationError({"tag": f"Use at most {MAX_TAG} characters."})
+    return name
+
+
+def define_tag(name: str) -> bool:
+    """Add a tag to the set coordinators choose from; False if it is there already."""
+    from botocore.exceptions import ClientError
+
+    if name in tags():
+        return False
+    try:  # the limit holds under two coordinators adding at once: a condition, not the read above
+        aws.table().update_item(
+            Key=keys.tags(), UpdateExpression="ADD tag_names :n",
+            ConditionExpression="attribute_not_exists(tag_names) OR size(tag_names) < :max",
+            ExpressionAttributeValues={":n": {name}, ":max": MAX_TAGS})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise ValidationError({"tag": f"There are already {MAX_TAGS} tags. Use one of them."}) from exc
+        raise
+    return True
+
+
+def tag_person(sid: str, name: str, add: bool) -> None:
+    """Add a defined tag to a person, or take one off. Doing it twice is the same as once."""
+    from botocore.exceptions import ClientError
+
+    if name not in tags():
+        raise ValidationError({"tag": "Choose a tag from the list."})
+    try:
+        aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression=f"{'ADD' if add else 'DELETE'} tags :t",
+                                ConditionExpression="attribute_exists(PK)",
+                                ExpressionAttributeValues={":t": {name}})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise NotFound("We hold no data for this person. They may have been erased.") from exc
+        raise
 
 
 def parse_reason(data: dict) -> str:

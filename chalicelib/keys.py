@@ -41,6 +41,12 @@ def name_key(first_name: str) -> str:
     return " ".join(first_name.casefold().split())
 
 
+# Tags: the small set coordinators manage is one item (a string set); a person's tags are a string
+# set `tags` on their subscriber item, so a list filtered by tag is a FilterExpression on GSI1 pages.
+def tags() -> dict:
+    return {"PK": "TAGS", "SK": META}
+
+
 # Suppression: what remains of an address after erasure, a hard bounce or a complaint.
 def suppression(email_id: str) -> dict:
     return {"PK": f"SUPPRESS#{email_id}", "SK": "SUPPRESS"}

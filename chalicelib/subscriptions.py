@@ -219,6 +219,7 @@ def process_signup(request: SubscribeRequest) -> None:
         "soft_bounces": 0,
         "expires_at": int(now.timestamp()) + settings.pending_expiry_hours * 3600,
         "link_nonce": nonce,
+        **({"tags": existing["tags"]} if existing and existing.get("tags") else {}),  # a coordinator's, kept
     }
     if request.submission:
         item["last_submission"] = request.submission
@@ -456,6 +457,7 @@ def export_of(item: dict) -> dict:
     fields = ("email", "first_name", "topics", "status", "created_at", "confirmed_at",
               "unsubscribed_at", "consent", "consent_history", "soft_bounces")
     data = {k: item[k] for k in fields if k in item}
+    data["tags"] = sorted(item.get("tags", ()))
     data["consent_wording"] = CONSENT_WORDING.get(item["consent"]["wording_version"], "")
     return data
 

@@ -80,9 +80,9 @@ def dashboard(coordinator):
 @web.route(bp, "/coordinator/subscribers", coordinator=True)
 def subscribers(coordinator):
     query = bp.current_request.query_params or {}
-    values = {k: str(query.get(k, "")) for k in ("status", "topic", "find")}
+    values = {k: str(query.get(k, "")) for k in ("status", "topic", "tag", "find")}
     context = {"coordinator": coordinator, "counts": subscriptions.counts_by_status(), "values": values,
-               "statuses": subscriptions.STATUSES, "topics": subscriptions.TOPICS,
+               "statuses": subscriptions.STATUSES, "topics": subscriptions.TOPICS, "tags": audience.tags(),
                "notice": SUBSCRIBER_DONE.get(str(query.get("done", "")), "")}
     try:
         chosen = audience.parse_filter(query)
@@ -93,7 +93,7 @@ def subscribers(coordinator):
     next_url = ""
     if found.next_cursor:
         next_url = "/coordinator/subscribers?" + urlencode(
-            {"status": chosen.status, "topic": chosen.topic, "after": found.next_cursor})
+            {"status": chosen.status, "topic": chosen.topic, "tag": chosen.tag, "after": found.next_cursor})
     return web.html(render_page("coordinator/subscribers.html", errors={}, found=found, chosen=chosen,
                                 next_url=next_url, **context))
 
@@ -103,6 +103,8 @@ SUBSCRIBER_DONE = {
     "unsubscribed": "Unsubscribed. The reason is kept in their consent history.",
     "already-unsubscribed": "They were already unsubscribed; nothing changed.",
     "confirmation-sent": "A new confirmation email is on its way. Nothing else is sent until they confirm.",
+    "tag-added": "Tag added.",
+    "tag-removed": "Tag removed.",
     "confirmation-not-sent": "No confirmation was sent: they are not waiting to confirm, or their address "
                              "bounced or complained.",
 }
@@ -113,7 +115,8 @@ def _person_page(coordinator, sid: str, values: dict | None = None, errors: dict
     person = audience.person(sid)
     query = bp.current_request.query_params or {}
     return web.html(render_page("coordinator/subscriber.html", coordinator=coordinator, person=person,
-                                topics=subscriptions.TOPICS, values=values or {}, errors=errors or {},
+                                topics=subscriptions.TOPICS, tags=audience.tags(),
+                                values=values or {}, errors=errors or {},
                                 notice=SUBSCRIBER_DONE.get(str(query.get("done", "")), ""),
                                 submission=subscriptions.new_submission()), status=status)
 
@@ -134,6 +137,41 @@ def unsubscribe_subscriber(sid, coordinator):
                             errors=error.errors, status=400)
     changed = subscriptions.unsubscribe_for(sid, reason, by=coordinator.email)
     return web.redirect(f"/coordinator/subscribers/{sid}?done={'unsubscribed' if changed else 'already-unsubscribed'}")
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}/tags", methods=["POST"], coordinator=True)
+def tag_subscriber(sid, coordinator):
+    data = web.body(bp.current_request)
+    audience.person(sid)
+    add = str(data.get("action", "add")) != "remove"
+    try:
+        audience.tag_person(sid, str(data.get("tag", "")), add=add)
+    except ValidationError as error:
+        return _person_page(coordinator, sid, errors=error.errors, status=400)
+    return web.redirect(f"/coordinator/subscribers/{sid}?done=tag-{'added' if add else 'removed'}")
+
+
+@web.route(bp, "/coordinator/tags", coordinator=True)
+def tags_page(coordinator):
+    done = str((bp.current_request.query_params or {}).get("done", ""))
+    notice = {"added": "Tag added.", "exists": "That tag is there already."}.get(done, "")
+    return _tags_page(coordinator, notice=notice)
+
+
+def _tags_page(coordinator, values: dict | None = None, errors: dict | None = None, notice: str = "",
+               status: int = 200) -> Response:
+    return web.html(render_page("coordinator/tags.html", coordinator=coordinator, tags=audience.tags(),
+                                values=values or {}, errors=errors or {}, notice=notice), status=status)
+
+
+@web.route(bp, "/coordinator/tags", methods=["POST"], coordinator=True)
+def add_tag(coordinator):
+    data = web.body(bp.current_request)
+    try:
+        added = audience.define_tag(audience.parse_tag(data))
+    except ValidationError as error:
+        return _tags_page(coordinator, values={"tag": str(data.get("tag", ""))}, errors=error.errors, status=400)
+    return web.redirect(f"/coordinator/tags?done={'added' if added else 'exists'}")
 
 
 @web.route(bp, "/coordinator/subscribers/{sid}/confirmation", methods=["POST"], coordinator=True)

@@ -2,6 +2,8 @@
 them, each page (and its error states) checked with axe-core and at phone width."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import sign_in
@@ -43,4 +45,33 @@ def test_find_a_person_see_their_record_and_unsubscribe_them(axe_page, peerpost)
     page.get_by_role("button", name="Unsubscribe").click()
     assert page.get_by_role("status").inner_text().startswith("Unsubscribed.")
     assert "Asked by phone" in page.content() and "By a coordinator" in page.content()
+    assert violations(page) == [] and fits_a_phone(page)
+
+
+def test_make_a_tag_tag_a_person_and_list_people_by_tag(axe_page, peerpost):
+    page = axe_page
+    sign_in(page, peerpost)
+    page.goto(peerpost.base + "/coordinator/subscribers")
+    page.get_by_role("link", name="Tags", exact=True).click()
+    page.get_by_role("button", name="Add tag").click()
+    assert page.get_by_role("alert").is_visible()
+    assert violations(page) == [] and fits_a_phone(page)
+    page.get_by_label("New tag").fill("peer worker")
+    page.get_by_role("button", name="Add tag").click()
+    assert page.get_by_role("status").inner_text() == "Tag added."
+    assert violations(page) == [] and fits_a_phone(page)
+
+    page.goto(peerpost.base + "/coordinator/subscribers?find=Ben")
+    page.get_by_role("link", name="Ben").click()
+    page.get_by_label("Add a tag").select_option("peer worker")
+    page.get_by_role("button", name="Add tag").click()
+    assert page.get_by_role("status").inner_text() == "Tag added."
+    assert page.get_by_role("button", name="Remove “peer worker”").is_visible()
+    assert violations(page) == [] and fits_a_phone(page)
+
+    page.goto(peerpost.base + "/coordinator/subscribers")
+    page.get_by_label(re.compile(r"^Tag")).select_option("peer worker")
+    page.get_by_role("button", name="Show").click()
+    assert page.get_by_role("heading", name="Confirmed, tagged peer worker: 1 person").is_visible()
+    assert page.get_by_role("link", name="Ben").is_visible()
     assert violations(page) == [] and fits_a_phone(page)

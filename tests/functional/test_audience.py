@@ -217,3 +217,67 @@ def test_actions_need_the_csrf_token(client, outbox, coordinator):
     from chalicelib import subscriptions
 
     assert subscriptions.load(sid)["status"] == "confirmed"
+
+
+def test_coordinators_make_tags_tag_people_and_filter_by_tag(client, outbox, coordinator):
+    from chalicelib import subscriptions
+
+    for n in range(3):
+        confirmed(client, outbox, person(n, topics=("newsletter", "events")))
+    response = post(client, coordinator, "/coordinator/tags", {"tag": "  "})
+    assert response.status_code == 400 and "Enter a tag" in response.body.decode()
+    response = post(client, coordinator, "/coordinator/tags", {"tag": "x" * 41})
+    assert response.status_code == 400 and 'value="' + "x" * 41 + '"' in response.body.decode()
+    assert post(client, coordinator, "/coordinator/tags", {"tag": "peer worker"}).headers["Location"] == "/coordinator/tags?done=added"
+    assert post(client, coordinator, "/coordinator/tags", {"tag": "peer worker"}).headers["Location"] == "/coordinator/tags?done=exists"
+    post(client, coordinator, "/coordinator/tags", {"tag": "organisation"})
+    assert "organisation" in client.http.get("/coordinator/tags", headers=coordinator["headers"]).body.decode()
+
+    sid0, sid1 = sid_of(person(0)["email"]), sid_of(person(1)["email"])
+    for sid in (sid0, sid1):
+        response = post(client, coordinator, f"/coordinator/subscribers/{sid}/tags", {"tag": "peer worker"})
+        assert response.headers["Location"] == f"/coordinator/subscribers/{sid}?done=tag-added"
+    post(client, coordinator, f"/coordinator/subscribers/{sid0}/tags", {"tag": "peer worker"})  # twice: once
+    refused = post(client, coordinator, f"/coordinator/subscribers/{sid0}/tags", {"tag": "made up"})
+    assert refused.status_code == 400 and "Choose a tag from the list." in refused.body.decode()
+    assert subscriptions.load(sid0)["tags"] == {"peer worker"}
+
+    def tagged(query: str) -> list[str]:
+        return sorted(listed(client.http.get("/coordinator/subscribers?" + query, headers=coordinator["headers"]).body.decode()))
+
+    body = client.http.get("/coordinator/subscribers?status=confirmed&topic=events&tag=peer+worker",
+                           headers=coordinator["headers"]).body.decode()
+    assert "tagged peer worker: 2 people" in body
+    assert tagged("status=confirmed&tag=peer+worker") == sorted([sid0, sid1])
+    assert client.http.get("/coordinator/subscribers?tag=nope", headers=coordinator["headers"]).status_code == 400
+
+    response = post(client, coordinator, f"/coordinator/subscribers/{sid1}/tags", {"tag": "peer worker", "action": "remove"})
+    assert response.headers["Location"].endswith("done=tag-removed")
+    assert tagged("status=confirmed&tag=peer+worker") == [sid0]
+    page = client.http.get(f"/coordinator/subscribers/{sid0}", headers=coordinator["headers"]).body.decode()
+    assert "Remove “peer worker”" in page and '<option value="organisation">' in page
+    data = json.loads(client.http.get(f"/coordinator/subscribers/{sid0}/data.json", headers=coordinator["headers"]).body)
+    assert data["tags"] == ["peer worker"]  # a person's tags are theirs to see
+
+
+def test_the_set_of_tags_stays_small(client, coordinator, monkeypatch):
+    from chalicelib import audience
+
+    monkeypatch.setattr(audience, "MAX_TAGS", 2)
+    for name in ("one", "two"):
+        assert post(client, coordinator, "/coordinator/tags", {"tag": name}).status_code == 303
+    response = post(client, coordinator, "/coordinator/tags", {"tag": "three"})
+    assert response.status_code == 400 and "There are already 2 tags" in response.body.decode()
+    assert audience.tags() == ["one", "two"]
+
+
+def test_signing_up_again_keeps_the_tags_a_coordinator_gave(client, outbox, coordinator):
+    from chalicelib import subscriptions
+
+    confirmed(client, outbox, person(1))
+    sid = sid_of(person(1)["email"])
+    post(client, coordinator, "/coordinator/tags", {"tag": "organisation"})
+    post(client, coordinator, f"/coordinator/subscribers/{sid}/tags", {"tag": "organisation"})
+    post(client, coordinator, f"/coordinator/subscribers/{sid}/unsubscribe", {"reason": "Asked by email"})
+    subscribe(client, person(1))
+    assert subscriptions.load(sid)["status"] == "pending" and subscriptions.load(sid)["tags"] == {"organisation"}
