@@ -1,7 +1,7 @@
 """The coordinator's view of subscribers: a filtered page at a time, finding one person, their record."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 
 from chalicelib import aws, keys, subscriptions, tokens
@@ -177,6 +177,38 @@ def tag_person(sid: str, name: str, add: bool) -> None:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise NotFound("We hold no data for this person. They may have been erased.") from exc
         raise
+
+
+MAX_SOURCE = 200
+
+
+def add_by_hand(data: dict, by: str) -> tuple[str, str]:
+    """A coordinator adds someone who asked to join: they get the confirmation email and nothing else
+    until they confirm; the consent record says where they asked. Returns (outcome, subscriber id):
+    "sent", "already" (subscribed: nothing sent) or "cannot" (the address bounced or complained)."""
+    errors: dict[str, str] = {}
+    source = clean_line(data.get("source"))
+    if not source:
+        errors["source"] = "Say where they asked to join, for example \"at the March network meeting\"."
+    elif len(source) > MAX_SOURCE:
+        errors["source"] = f"Use at most {MAX_SOURCE} characters."
+    try:
+        request = subscriptions.parse_subscribe(data, "coordinator")
+    except ValidationError as exc:
+        found = {**exc.errors, **errors}
+        if "consent" in found:
+            found["consent"] = "Tick the box to record that they agreed to this wording."
+        raise ValidationError(found) from exc
+    if errors:
+        raise ValidationError(errors)
+    sid = subscriptions.email_id(request.email)
+    existing, suppressed = subscriptions.load(sid), subscriptions.suppression_of(sid)
+    if suppressed and suppressed.get("reason") in subscriptions.HARD_SUPPRESSION:
+        return "cannot", sid
+    if existing and existing["status"] == "confirmed":
+        return "already", sid
+    subscriptions.process_signup(replace(request, source=source, added_by=by))
+    return "sent", sid
 
 
 def parse_reason(data: dict) -> str:

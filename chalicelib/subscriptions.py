@@ -60,6 +60,8 @@ class SubscribeRequest:
     consent_version: str
     method: str  # "form" or "api"
     submission: str = ""  # the form's id: a second delivery of the same form acts no more
+    source: str = ""  # added by a coordinator: where the person asked to join, in the coordinator's words
+    added_by: str = ""
 
 
 def new_submission() -> str:
@@ -197,6 +199,7 @@ def process_signup(request: SubscribeRequest) -> None:
         "given_at": clock.iso(now),
         "confirmed_at": None,
         "withdrawn_at": None,
+        **({"source": request.source, "by": request.added_by} if request.source else {}),
     }
     history = (existing or {}).get("consent_history", [])
     # Data already held keeps its nonce (its links stay good); a sign-up with nothing held gets a new one.

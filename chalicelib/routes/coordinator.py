@@ -103,6 +103,9 @@ SUBSCRIBER_DONE = {
     "unsubscribed": "Unsubscribed. The reason is kept in their consent history.",
     "already-unsubscribed": "They were already unsubscribed; nothing changed.",
     "confirmation-sent": "A new confirmation email is on its way. Nothing else is sent until they confirm.",
+    "added-sent": "Added. They have been sent the confirmation email; nothing else is sent until they confirm.",
+    "added-already": "They are already subscribed; nothing was sent.",
+    "added-cannot": "Their address bounced or complained, so PeerPost cannot email it; nothing was sent.",
     "tag-added": "Tag added.",
     "tag-removed": "Tag removed.",
     "confirmation-not-sent": "No confirmation was sent: they are not waiting to confirm, or their address "
@@ -119,6 +122,30 @@ def _person_page(coordinator, sid: str, values: dict | None = None, errors: dict
                                 values=values or {}, errors=errors or {},
                                 notice=SUBSCRIBER_DONE.get(str(query.get("done", "")), ""),
                                 submission=subscriptions.new_submission()), status=status)
+
+
+def _add_page(coordinator, values: dict, errors: dict, status: int = 200) -> Response:
+    chosen = values.get("topics", [])
+    return web.html(render_page(
+        "coordinator/subscriber_add.html", coordinator=coordinator, values=values, errors=errors,
+        chosen=[chosen] if isinstance(chosen, str) else chosen, topics=subscriptions.TOPICS,
+        consent_wording=subscriptions.CONSENT_WORDING[subscriptions.CONSENT_VERSION],
+        consent_version=subscriptions.CONSENT_VERSION), status=status)
+
+
+@web.route(bp, "/coordinator/add-subscriber", coordinator=True)
+def add_subscriber_form(coordinator):
+    return _add_page(coordinator, {"submission": subscriptions.new_submission()}, {})
+
+
+@web.route(bp, "/coordinator/add-subscriber", methods=["POST"], coordinator=True)
+def add_subscriber(coordinator):
+    data = web.body(bp.current_request)
+    try:
+        outcome, sid = audience.add_by_hand(data, by=coordinator.email)
+    except ValidationError as error:
+        return _add_page(coordinator, {k: v for k, v in data.items() if k != "csrf_token"}, error.errors, status=400)
+    return web.redirect(f"/coordinator/subscribers/{sid}?done=added-{outcome}")
 
 
 @web.route(bp, "/coordinator/subscribers/{sid}", coordinator=True)

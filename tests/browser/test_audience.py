@@ -75,3 +75,24 @@ def test_make_a_tag_tag_a_person_and_list_people_by_tag(axe_page, peerpost):
     assert page.get_by_role("heading", name="Confirmed, tagged peer worker: 1 person").is_visible()
     assert page.get_by_role("link", name="Ben").is_visible()
     assert violations(page) == [] and fits_a_phone(page)
+
+
+def test_add_a_subscriber_by_hand(axe_page, peerpost):
+    page = axe_page
+    sign_in(page, peerpost)
+    page.goto(peerpost.base + "/coordinator/subscribers")
+    page.get_by_role("link", name="Add a subscriber").click()
+    assert violations(page) == [] and fits_a_phone(page)
+    page.get_by_label("Email address").fill("dana@example.org")
+    page.get_by_label("Event and training announcements").check()
+    page.get_by_role("button", name="Add and send the confirmation").click()
+    assert page.get_by_role("alert").is_visible()
+    assert page.get_by_label("Email address").input_value() == "dana@example.org"
+    assert page.get_by_label("Event and training announcements").is_checked()
+    assert violations(page) == [] and fits_a_phone(page)
+    page.get_by_label("Where they asked to join").fill("By phone")
+    page.get_by_label(re.compile("^They agreed to this")).check()
+    page.get_by_role("button", name="Add and send the confirmation").click()
+    assert page.get_by_role("status").inner_text().startswith("Added. They have been sent the confirmation email")
+    assert "By phone" in page.content() and "Pending" in page.content()
+    assert violations(page) == [] and fits_a_phone(page)

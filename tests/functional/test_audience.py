@@ -281,3 +281,38 @@ def test_signing_up_again_keeps_the_tags_a_coordinator_gave(client, outbox, coor
     post(client, coordinator, f"/coordinator/subscribers/{sid}/unsubscribe", {"reason": "Asked by email"})
     subscribe(client, person(1))
     assert subscriptions.load(sid)["status"] == "pending" and subscriptions.load(sid)["tags"] == {"organisation"}
+
+
+def test_add_a_person_by_hand_sends_the_confirmation_and_records_where_consent_came_from(client, outbox, coordinator):
+    from chalicelib import subscriptions
+
+    page = client.http.get("/coordinator/add-subscriber", headers=coordinator["headers"]).body.decode()
+    submission = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+    typed = {"email": "kim@example.org", "first_name": "Kim", "topics": ["events"], "submission": submission}
+    refused = post(client, coordinator, "/coordinator/add-subscriber", typed)
+    body = refused.body.decode()
+    assert refused.status_code == 400 and "Say where they asked to join" in body
+    assert "Tick the box to record that they agreed" in body and 'value="kim@example.org"' in body
+    assert 'value="events" checked' in body and outbox.to("kim@example.org") == []
+
+    added = {**typed, "source": "At the March network meeting", "consent": "yes"}
+    response = post(client, coordinator, "/coordinator/add-subscriber", added)
+    sid = sid_of("kim@example.org")
+    assert response.headers["Location"] == f"/coordinator/subscribers/{sid}?done=added-sent"
+    assert post(client, coordinator, "/coordinator/add-subscriber", added).status_code == 303  # pressed twice
+    assert len(outbox.to("kim@example.org")) == 1  # one confirmation, nothing else
+    item = subscriptions.load(sid)
+    assert item["status"] == "pending" and item["consent"]["method"] == "coordinator"
+    assert item["consent"]["source"] == "At the March network meeting" and item["consent"]["by"] == "zoe@peerpost.test"
+    shown = client.http.get(response.headers["Location"], headers=coordinator["headers"]).body.decode()
+    assert "At the March network meeting" in shown and "confirmation email" in shown
+
+    assert client.http.post(link(outbox.to("kim@example.org")[0], "confirm"),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"}, body="").status_code in (200, 303)
+    again = post(client, coordinator, "/coordinator/add-subscriber", {**added, "submission": "a-new-form-id"})
+    assert again.headers["Location"].endswith("done=added-already")
+    assert len(outbox.to("kim@example.org")) == 2  # the confirmation and the welcome only
+
+    subscriptions.suppress("kim@example.org", "complaint")
+    gone = post(client, coordinator, "/coordinator/add-subscriber", {**added, "submission": "third-form-id"})
+    assert gone.headers["Location"].endswith("done=added-cannot") and len(outbox.to("kim@example.org")) == 2
