@@ -26,6 +26,27 @@ def subscriber_index(status: str, created_at: str, sid: str) -> dict:
     return {"GSI1PK": subscribers_by_status(status), "GSI1SK": f"{created_at}#{sid}"}
 
 
+def subscribers_by_name() -> str:
+    return "SUBSCRIBER-NAMES"
+
+
+def subscriber_name_index(first_name: str, sid: str) -> dict:
+    """GSI2 entry of a subscriber with a name: the coordinator's "start of name" search is one
+    begins_with query on the casefolded name. Addresses have no index of their own, so nobody can list
+    them by pattern; a whole address is found by its hash (subscriber())."""
+    return {"GSI2PK": subscribers_by_name(), "GSI2SK": f"{name_key(first_name)}#{sid}"}
+
+
+def name_key(first_name: str) -> str:
+    return " ".join(first_name.casefold().split())
+
+
+# Tags: the small set coordinators manage is one item (a string set); a person's tags are a string
+# set `tags` on their subscriber item, so a list filtered by tag is a FilterExpression on GSI1 pages.
+def tags() -> dict:
+    return {"PK": "TAGS", "SK": META}
+
+
 # Suppression: what remains of an address after erasure, a hard bounce or a complaint.
 def suppression(email_id: str) -> dict:
     return {"PK": f"SUPPRESS#{email_id}", "SK": "SUPPRESS"}

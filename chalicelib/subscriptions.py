@@ -61,6 +61,8 @@ class SubscribeRequest:
     consent_version: str
     method: str  # "form" or "api"
     submission: str = ""  # the form's id: a second delivery of the same form acts no more
+    source: str = ""  # added by a coordinator: where the person asked to join, in the coordinator's words
+    added_by: str = ""
 
 
 def new_submission() -> str:
@@ -134,7 +136,7 @@ def _holder(purpose: str, token: str, max_age_seconds: int | None = None) -> tup
         sid, nonce = payload
     else:
         raise InvalidToken("This link is incomplete or has been changed. Please use the link from your email.")
-    item = _get(sid)
+    item = load(sid)
     if item is not None and item.get("link_nonce", "") != nonce:
         item = None  # issued for data that was erased; the item now is someone's fresh sign-up
     return sid, item
@@ -144,7 +146,7 @@ def links(sid: str, nonce: str | None = None) -> dict[str, str]:
     """A subscriber's preferences and unsubscribe URLs. Pass the item's `link_nonce` (or "" if it has
     none); without it, it is read from the table."""
     if nonce is None:
-        nonce = (_get(sid) or {}).get("link_nonce", "")
+        nonce = (load(sid) or {}).get("link_nonce", "")
     base = get_settings().public_base_url
     return {
         "preferences_url": f"{base}/preferences/{tokens.sign('preferences', _bound(sid, nonce))}",
@@ -156,11 +158,11 @@ def links_for(item: dict) -> dict[str, str]:
     return links(keys.subscriber_id(item), item.get("link_nonce", ""))
 
 
-def _get(sid: str) -> dict | None:
+def load(sid: str) -> dict | None:
     return aws.table().get_item(Key=keys.subscriber(sid)).get("Item")
 
 
-def _suppression(sid: str) -> dict | None:
+def suppression_of(sid: str) -> dict | None:
     return aws.table().get_item(Key=keys.suppression(sid)).get("Item")
 
 
@@ -178,10 +180,10 @@ def process_signup(request: SubscribeRequest) -> None:
     if not ratelimit.allow("subscribe-address", request.email, settings.rate_limit_per_address_per_hour):
         return  # list-bombing one address: silently send nothing more
     sid = email_id(request.email)
-    suppressed = _suppression(sid)
+    suppressed = suppression_of(sid)
     if suppressed and suppressed.get("reason") in HARD_SUPPRESSION:
         return
-    existing = _get(sid)
+    existing = load(sid)
     if existing and existing["status"] == "confirmed":
         if request.submission and not _first_delivery(sid, "last_submission", request.submission):
             return
@@ -198,6 +200,7 @@ def process_signup(request: SubscribeRequest) -> None:
         "given_at": clock.iso(now),
         "confirmed_at": None,
         "withdrawn_at": None,
+        **({"source": request.source, "by": request.added_by} if request.source else {}),
     }
     history = (existing or {}).get("consent_history", [])
     # Data already held keeps its nonce (its links stay good); a sign-up with nothing held gets a new one.
@@ -209,6 +212,7 @@ def process_signup(request: SubscribeRequest) -> None:
     item = {
         **keys.subscriber(sid),
         **keys.subscriber_index("pending", clock.iso(now), sid),
+        **(keys.subscriber_name_index(request.first_name, sid) if request.first_name else {}),
         "email": request.email,
         "first_name": request.first_name,
         "topics": list(request.topics),
@@ -219,6 +223,7 @@ def process_signup(request: SubscribeRequest) -> None:
         "soft_bounces": 0,
         "expires_at": int(now.timestamp()) + settings.pending_expiry_hours * 3600,
         "link_nonce": nonce,
+        **({"tags": existing["tags"]} if existing and existing.get("tags") else {}),  # a coordinator's, kept
     }
     if request.submission:
         item["last_submission"] = request.submission
@@ -229,10 +234,41 @@ def process_signup(request: SubscribeRequest) -> None:
             return  # this very form was already acted on (a double press, or SQS delivering twice)
         raise
     count(Metric.SIGN_UPS)
-    confirm_url = f"{settings.public_base_url}/confirm/{tokens.sign('confirm', _bound(sid, nonce))}"
-    emails.send(request.email, "confirm", "Please confirm your subscription", purpose="confirm",
-                first_name=request.first_name, confirm_url=confirm_url,
-                topics=[TOPICS[t] for t in request.topics], expiry_hours=settings.pending_expiry_hours)
+    _send_confirmation(item)
+
+
+def _send_confirmation(item: dict) -> None:
+    settings = get_settings()
+    link = tokens.sign("confirm", _bound(keys.subscriber_id(item), item.get("link_nonce", "")))
+    emails.send(item["email"], "confirm", "Please confirm your subscription", purpose="confirm",
+                first_name=item.get("first_name", ""), confirm_url=f"{settings.public_base_url}/confirm/{link}",
+                topics=[TOPICS[t] for t in item["topics"]], expiry_hours=settings.pending_expiry_hours)
+
+
+def resend_confirmation(sid: str, submission: str = "") -> bool:
+    """A coordinator sends a pending sign-up a fresh confirmation link (the time to confirm starts
+    again). False, and nothing sent, unless they are waiting to confirm and their address is mailable,
+    or if this very form was already acted on."""
+    from botocore.exceptions import ClientError
+
+    item = load(sid)
+    suppressed = suppression_of(sid)
+    if not item or item["status"] != "pending" or (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):
+        return False
+    if submission and not _first_delivery(sid, "last_resend_submission", submission):
+        return False
+    try:
+        aws.table().update_item(
+            Key=keys.subscriber(sid), UpdateExpression="SET expires_at = :e",
+            ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":pending": "pending",
+                                       ":e": clock.epoch() + get_settings().pending_expiry_hours * 3600})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False  # confirmed or purged meanwhile
+        raise
+    _send_confirmation(item)
+    return True
 
 
 def _first_delivery(sid: str, attribute: str, submission: str) -> bool:
@@ -360,35 +396,45 @@ def update_preferences(token: str, data: dict) -> str:
     if first_name == item.get("first_name", "") and topics == list(item.get("topics", [])):
         return "unchanged" if subscribed else "saved-not-subscribed"  # a second press adds nothing
     now = clock.iso()
-    aws.table().update_item(
-        Key=keys.subscriber(sid),
-        UpdateExpression=(
-            "SET first_name = :n, topics = :t, updated_at = :now, "
-            "consent_history = list_append(consent_history, :event)"
-        ),
-        ExpressionAttributeValues={
-            ":n": first_name, ":t": topics, ":now": now,
-            ":event": [{"event": "preferences-changed", "at": now, "topics": topics}],
-        },
-    )
+    values = {":n": first_name, ":t": topics, ":now": now,
+              ":event": [{"event": "preferences-changed", "at": now, "topics": topics}]}
+    update = ("SET first_name = :n, topics = :t, updated_at = :now, "
+              "consent_history = list_append(consent_history, :event)")
+    if first_name:  # the name search follows the name
+        index = keys.subscriber_name_index(first_name, sid)
+        update += ", GSI2PK = :npk, GSI2SK = :nsk"
+        values.update({":npk": index["GSI2PK"], ":nsk": index["GSI2SK"]})
+    else:
+        update += " REMOVE GSI2PK, GSI2SK"
+    aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression=update, ExpressionAttributeValues=values)
     return "saved" if subscribed else "saved-not-subscribed"
 
 
 def unsubscribe_status(token: str) -> str:
     """Whether an unsubscribe link's address is still mailed ("subscribed") or not, changing nothing."""
-    item = _get(tokens.verify("unsubscribe", token))
+    item = load(tokens.verify("unsubscribe", token))
     return "subscribed" if item and item["status"] != "unsubscribed" else "unsubscribed"
 
 
 def unsubscribe(token: str, method: str) -> None:
     """One-click unsubscribe. Unknown or already-erased subscribers are a quiet success."""
     sid = tokens.verify("unsubscribe", token)
-    item = _get(sid)
+    item = load(sid)
     if item and item["status"] != "unsubscribed":
         _unsubscribe(sid, item, method)
 
 
-def _unsubscribe(sid: str, item: dict, method: str) -> None:
+def unsubscribe_for(sid: str, reason: str, by: str) -> bool:
+    """A coordinator unsubscribes someone at their request; the reason is kept in the consent history.
+    False if they were not subscribed (a second press changes nothing)."""
+    item = load(sid)
+    if not item or item["status"] == "unsubscribed":
+        return False
+    _unsubscribe(sid, item, "coordinator", reason=reason, by=by)
+    return True
+
+
+def _unsubscribe(sid: str, item: dict, method: str, **details: str) -> None:
     now = clock.iso()
     aws.table().update_item(
         Key=keys.subscriber(sid),
@@ -399,7 +445,7 @@ def _unsubscribe(sid: str, item: dict, method: str) -> None:
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={
             ":u": "unsubscribed", ":now": now, ":pk": keys.subscribers_by_status("unsubscribed"),
-            ":event": [{"event": "withdrawn", "at": now, "method": method}],
+            ":event": [{"event": "withdrawn", "at": now, "method": method, **details}],
         },
     )
     count(Metric.UNSUBSCRIBES)
@@ -408,19 +454,27 @@ def _unsubscribe(sid: str, item: dict, method: str) -> None:
 
 def export(token: str) -> dict:
     """Everything PeerPost holds about this subscriber (right of access)."""
-    _, item = _from_preferences_token(token)
+    return export_of(_from_preferences_token(token)[1])
+
+
+def export_of(item: dict) -> dict:
     fields = ("email", "first_name", "topics", "status", "created_at", "confirmed_at",
               "unsubscribed_at", "consent", "consent_history", "soft_bounces")
     data = {k: item[k] for k in fields if k in item}
+    data["tags"] = sorted(item.get("tags", ()))
     data["consent_wording"] = CONSENT_WORDING.get(item["consent"]["wording_version"], "")
     return data
 
 
 def erase(token: str) -> None:
     """Right to erasure: delete the subscriber; keep only a hashed suppression entry."""
-    sid, _ = _from_preferences_token(token)
+    erase_subscriber(_from_preferences_token(token)[0])
+
+
+def erase_subscriber(sid: str) -> None:
+    """Delete everything held about a subscriber but a hashed suppression entry (by them or for them)."""
     table = aws.table()
-    suppressed = _suppression(sid)
+    suppressed = suppression_of(sid)
     if not (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):  # a bounce or complaint stays
         table.put_item(Item={**keys.suppression(sid), "reason": "erased", "at": clock.iso()})
     table.delete_item(Key=keys.subscriber(sid))
@@ -428,15 +482,15 @@ def erase(token: str) -> None:
 
 
 def is_mailable(sid: str, topic: str) -> bool:
-    item = _get(sid)
+    item = load(sid)
     return bool(item and item["status"] == "confirmed" and topic in item.get("topics", [])
-                and not _suppression(sid))
+                and not suppression_of(sid))
 
 
 def suppress(email: str, reason: str) -> bool:
     """Stop all mail to a known address (hard bounce, complaint). False for unknown addresses."""
     sid = email_id(email)
-    item = _get(sid)
+    item = load(sid)
     if not item:
         return False
     aws.table().put_item(Item={**keys.suppression(sid), "reason": reason, "at": clock.iso()})
@@ -446,7 +500,7 @@ def suppress(email: str, reason: str) -> bool:
 
 def record_soft_bounce(email: str) -> bool:
     sid = email_id(email)
-    if not _get(sid):
+    if not load(sid):
         return False
     aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression="ADD soft_bounces :one",
                             ExpressionAttributeValues={":one": 1})
@@ -454,7 +508,7 @@ def record_soft_bounce(email: str) -> bool:
 
 
 def is_suppressed(sid: str) -> bool:
-    return _suppression(sid) is not None
+    return suppression_of(sid) is not None
 
 
 def iter_by_status(status: str, page_size: int = 500) -> Iterator[dict]:
@@ -521,10 +575,10 @@ def process_manage_link(email: str, submission: str = "") -> None:
     if not ratelimit.allow("manage-link-address", email, settings.rate_limit_per_address_per_hour):
         return
     sid = email_id(email)
-    item = _get(sid)
+    item = load(sid)
     if not item:
         return
-    suppressed = _suppression(sid)
+    suppressed = suppression_of(sid)
     if suppressed and suppressed.get("reason") in HARD_SUPPRESSION:
         return
     if submission and not _first_delivery(sid, "last_link_submission", submission):

@@ -34,6 +34,7 @@ def seed_subscribers() -> None:
                    "confirmed_at": now, "withdrawn_at": None}
         aws.table().put_item(Item={
             **keys.subscriber(sid), **keys.subscriber_index("confirmed", now, sid),
+            **keys.subscriber_name_index(name, sid),
             "email": email, "first_name": name, "topics": topics, "status": "confirmed",
             "created_at": now, "confirmed_at": now, "consent": consent,
             "consent_history": [{"event": "given", **consent}], "soft_bounces": 0,

@@ -1,12 +1,13 @@
 """Coordinator sign-in, overview and subscriber pages. Every route but sign-in requires a session."""
 from __future__ import annotations
 
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from chalice import Blueprint, Response
 
-from chalicelib import auth, subscriptions, web
+from chalicelib import audience, auth, subscriptions, web
 from chalicelib.errors import RateLimited, ValidationError
+from chalicelib.forms import ticked
 from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
@@ -78,8 +79,152 @@ def dashboard(coordinator):
 
 @web.route(bp, "/coordinator/subscribers", coordinator=True)
 def subscribers(coordinator):
-    return web.html(render_page("coordinator/subscribers.html", coordinator=coordinator,
-                                counts=subscriptions.counts_by_status()))
+    query = bp.current_request.query_params or {}
+    values = {k: str(query.get(k, "")) for k in ("status", "topic", "tag", "find")}
+    context = {"coordinator": coordinator, "counts": subscriptions.counts_by_status(), "values": values,
+               "statuses": subscriptions.STATUSES, "topics": subscriptions.TOPICS, "tags": audience.tags(),
+               "notice": SUBSCRIBER_DONE.get(str(query.get("done", "")), "")}
+    try:
+        chosen = audience.parse_filter(query)
+        found = audience.page(chosen, str(query.get("after", "")))
+    except ValidationError as error:
+        return web.html(render_page("coordinator/subscribers.html", errors=error.errors, found=None, **context),
+                        status=400)
+    next_url = ""
+    if found.next_cursor:
+        next_url = "/coordinator/subscribers?" + urlencode(
+            {"status": chosen.status, "topic": chosen.topic, "tag": chosen.tag, "after": found.next_cursor})
+    return web.html(render_page("coordinator/subscribers.html", errors={}, found=found, chosen=chosen,
+                                next_url=next_url, **context))
+
+
+SUBSCRIBER_DONE = {
+    "erased": "Erased. Only a hashed entry remains, so that address is never mailed again by mistake.",
+    "unsubscribed": "Unsubscribed. The reason is kept in their consent history.",
+    "already-unsubscribed": "They were already unsubscribed; nothing changed.",
+    "confirmation-sent": "A new confirmation email is on its way. Nothing else is sent until they confirm.",
+    "added-sent": "Added. They have been sent the confirmation email; nothing else is sent until they confirm.",
+    "added-already": "They are already subscribed; nothing was sent.",
+    "added-cannot": "Their address bounced or complained, so PeerPost cannot email it; nothing was sent.",
+    "tag-added": "Tag added.",
+    "tag-removed": "Tag removed.",
+    "confirmation-not-sent": "No confirmation was sent: they are not waiting to confirm, or their address "
+                             "bounced or complained.",
+}
+
+
+def _person_page(coordinator, sid: str, values: dict | None = None, errors: dict | None = None,
+                 status: int = 200) -> Response:
+    person = audience.person(sid)
+    query = bp.current_request.query_params or {}
+    return web.html(render_page("coordinator/subscriber.html", coordinator=coordinator, person=person,
+                                topics=subscriptions.TOPICS, tags=audience.tags(),
+                                values=values or {}, errors=errors or {},
+                                notice=SUBSCRIBER_DONE.get(str(query.get("done", "")), ""),
+                                submission=subscriptions.new_submission()), status=status)
+
+
+def _add_page(coordinator, values: dict, errors: dict, status: int = 200) -> Response:
+    chosen = values.get("topics", [])
+    return web.html(render_page(
+        "coordinator/subscriber_add.html", coordinator=coordinator, values=values, errors=errors,
+        chosen=[chosen] if isinstance(chosen, str) else chosen, topics=subscriptions.TOPICS,
+        consent_wording=subscriptions.CONSENT_WORDING[subscriptions.CONSENT_VERSION],
+        consent_version=subscriptions.CONSENT_VERSION), status=status)
+
+
+@web.route(bp, "/coordinator/add-subscriber", coordinator=True)
+def add_subscriber_form(coordinator):
+    return _add_page(coordinator, {"submission": subscriptions.new_submission()}, {})
+
+
+@web.route(bp, "/coordinator/add-subscriber", methods=["POST"], coordinator=True)
+def add_subscriber(coordinator):
+    data = web.body(bp.current_request)
+    try:
+        outcome, sid = audience.add_by_hand(data, by=coordinator.email)
+    except ValidationError as error:
+        return _add_page(coordinator, {k: v for k, v in data.items() if k != "csrf_token"}, error.errors, status=400)
+    return web.redirect(f"/coordinator/subscribers/{sid}?done=added-{outcome}")
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}", coordinator=True)
+def subscriber(sid, coordinator):
+    return _person_page(coordinator, sid)
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}/unsubscribe", methods=["POST"], coordinator=True)
+def unsubscribe_subscriber(sid, coordinator):
+    data = web.body(bp.current_request)
+    audience.person(sid)  # a 404 for someone erased meanwhile, before any form error
+    try:
+        reason = audience.parse_reason(data)
+    except ValidationError as error:
+        return _person_page(coordinator, sid, values={"reason": str(data.get("reason", ""))},
+                            errors=error.errors, status=400)
+    changed = subscriptions.unsubscribe_for(sid, reason, by=coordinator.email)
+    return web.redirect(f"/coordinator/subscribers/{sid}?done={'unsubscribed' if changed else 'already-unsubscribed'}")
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}/tags", methods=["POST"], coordinator=True)
+def tag_subscriber(sid, coordinator):
+    data = web.body(bp.current_request)
+    audience.person(sid)
+    add = str(data.get("action", "add")) != "remove"
+    try:
+        audience.tag_person(sid, str(data.get("tag", "")), add=add)
+    except ValidationError as error:
+        return _person_page(coordinator, sid, errors=error.errors, status=400)
+    return web.redirect(f"/coordinator/subscribers/{sid}?done=tag-{'added' if add else 'removed'}")
+
+
+@web.route(bp, "/coordinator/tags", coordinator=True)
+def tags_page(coordinator):
+    done = str((bp.current_request.query_params or {}).get("done", ""))
+    notice = {"added": "Tag added.", "exists": "That tag is there already."}.get(done, "")
+    return _tags_page(coordinator, notice=notice)
+
+
+def _tags_page(coordinator, values: dict | None = None, errors: dict | None = None, notice: str = "",
+               status: int = 200) -> Response:
+    return web.html(render_page("coordinator/tags.html", coordinator=coordinator, tags=audience.tags(),
+                                values=values or {}, errors=errors or {}, notice=notice), status=status)
+
+
+@web.route(bp, "/coordinator/tags", methods=["POST"], coordinator=True)
+def add_tag(coordinator):
+    data = web.body(bp.current_request)
+    try:
+        added = audience.define_tag(audience.parse_tag(data))
+    except ValidationError as error:
+        return _tags_page(coordinator, values={"tag": str(data.get("tag", ""))}, errors=error.errors, status=400)
+    return web.redirect(f"/coordinator/tags?done={'added' if added else 'exists'}")
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}/confirmation", methods=["POST"], coordinator=True)
+def resend_confirmation(sid, coordinator):
+    audience.person(sid)
+    sent = subscriptions.resend_confirmation(sid, subscriptions.submission_of(web.body(bp.current_request)))
+    return web.redirect(f"/coordinator/subscribers/{sid}?done=confirmation-{'sent' if sent else 'not-sent'}")
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}/erase", methods=["POST"], coordinator=True)
+def erase_subscriber(sid, coordinator):
+    data = web.body(bp.current_request)
+    if subscriptions.load(sid) is None:  # erased already: a second press is the same success
+        return web.redirect("/coordinator/subscribers?done=erased")
+    if not ticked(data.get("confirm")):
+        return _person_page(coordinator, sid, errors={"confirm": "Tick the box to confirm the erasure."},
+                            status=400)
+    subscriptions.erase_subscriber(sid)
+    return web.redirect("/coordinator/subscribers?done=erased")
+
+
+@web.route(bp, "/coordinator/subscribers/{sid}/data.json", coordinator=True)
+def subscriber_data(sid, coordinator):
+    """Everything held about one subscriber, for a request of access made to a coordinator"""
+    data = subscriptions.export_of(audience.person(sid))
+    return web.json_response(data, headers={"Content-Disposition": 'attachment; filename="peerpost-my-data.json"'})
 
 
 @web.route(bp, "/coordinator/subscribers.csv", coordinator=True)
