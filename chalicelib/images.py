@@ -83,7 +83,9 @@ def _open(data: bytes):
         raise ImageRefused("That file is not a PNG, JPEG, WebP or GIF image. "
                            "Choose a picture in one of those formats.") from None
     width, height = image.size
-    if width * height > MAX_PIXELS or getattr(image, "n_frames", 1) > MAX_FRAMES:
+    if getattr(image, "n_frames", 1) > MAX_FRAMES:
+        raise ImageTooLarge(f"That animation has more than {MAX_FRAMES} frames. Upload a shorter one.")
+    if width * height > MAX_PIXELS:
         raise ImageTooLarge(f"That image is {width} × {height} pixels. Upload one of at most "
                             f"{MAX_PIXELS // 1_000_000} million pixels.")
     return image
