@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from chalicelib import aws, keys, subscriptions, tokens
+from chalicelib import aws, clock, keys, subscriptions, tokens
 from chalicelib.errors import InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line
 
@@ -27,10 +27,65 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class Audience:
+    """Who a send is for: confirmed people who chose any of `topics`, and, if `tags` are given, carry
+    any of them. Paused people are left out at send time (counted as paused)."""
+    topics: tuple[str, ...] = ("newsletter",)
+    tags: tuple[str, ...] = ()
+
+    def includes(self, item: dict | None) -> bool:
+        if not item or not set(self.topics) & set(item.get("topics", ())):
+            return False
+        return not self.tags or bool(set(self.tags) & set(item.get("tags", ())))
+
+    def as_item(self) -> dict:
+        return {"topics": list(self.topics), "tags": list(self.tags)}
+
+    @classmethod
+    def of(cls, holder: dict) -> "Audience":
+        """The audience an issue (or its stored rendering) was sent to; the newsletter's for one from
+        before audiences were chosen."""
+        chosen = holder.get("audience") or {}
+        return cls(tuple(chosen.get("topics") or ("newsletter",)), tuple(chosen.get("tags") or ()))
+
+
+def parse_audience(data: dict, default: Audience | None = None) -> Audience:
+    """The audience chosen on a send's confirmation page (topics and tags ticked)."""
+    from chalicelib.forms import str_list
+
+    if "audience_topics" not in data and "audience_tags" not in data:
+        return default or Audience()
+    topics = tuple(t for t in subscriptions.TOPICS if t in str_list(data.get("audience_topics")))
+    known = tag_names()
+    chosen_tags = tuple(t for t in known if t in str_list(data.get("audience_tags")))
+    if not topics:
+        raise ValidationError({"audience_topics": "Choose who it is for: the newsletter, announcements, or both."})
+    if len(chosen_tags) != len(set(str_list(data.get("audience_tags")))):
+        raise ValidationError({"audience_tags": "Choose tags from the list."})
+    return Audience(topics, chosen_tags)
+
+
+def describe(chosen: Audience) -> str:
+    """The audience in words, for the confirmation page and the issue's page."""
+    names = tag_names()
+    who = " or ".join(subscriptions.TOPICS[t].lower() for t in chosen.topics if t in subscriptions.TOPICS)
+    text = f"every confirmed subscriber who chose {who}"
+    if chosen.tags:
+        text += ", tagged " + " or ".join(f"“{names.get(t, 'a deleted tag')}”" for t in chosen.tags)
+    return text
+
+
+@dataclass(frozen=True)
 class Page:
     people: list[dict]
     next_cursor: str  # "" on the last page
     total: int  # everyone matching the filter, not just this page
+
+
+# The subscribers page's statuses: the three a subscriber item has, and two narrower views of them.
+FILTER_STATUSES = {"pending": "Pending", "confirmed": "Confirmed", "paused": "Paused (confirmed, email paused)",
+                   "unsubscribed": "Unsubscribed", "suppressed": "Suppressed (bounced, complained or blocked)"}
+_HELD_AS = {"paused": "confirmed", "suppressed": "unsubscribed"}
 
 
 def parse_filter(query: dict) -> Filter:
@@ -38,7 +93,7 @@ def parse_filter(query: dict) -> Filter:
     topic = str(query.get("topic") or "")
     tag = str(query.get("tag") or "")
     errors = {}
-    if status not in subscriptions.STATUSES:
+    if status not in FILTER_STATUSES:
         errors["status"] = "Choose a status from the list."
     if topic and topic not in subscriptions.TOPICS:
         errors["topic"] = "Choose a topic from the list."
@@ -59,12 +114,18 @@ def page(chosen: Filter, cursor: str = "") -> Page:
         return Page(people, "", len(people))
     from boto3.dynamodb.conditions import Attr, Key
 
+    import functools
+    import operator
+
+    held_as = _HELD_AS.get(chosen.status, chosen.status)
     query: dict = {"IndexName": "GSI1",
-                   "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(chosen.status))}
+                   "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status(held_as))}
     wanted = [Attr("topics").contains(chosen.topic)] if chosen.topic else []
     wanted += [Attr("tags").contains(chosen.tag)] if chosen.tag else []
+    wanted += [Attr("paused_until").gt(clock.iso())] if chosen.status == "paused" else []
+    wanted += [Attr("suppressed").exists()] if chosen.status == "suppressed" else []
     if wanted:
-        query["FilterExpression"] = wanted[0] & wanted[1] if len(wanted) == 2 else wanted[0]
+        query["FilterExpression"] = functools.reduce(operator.and_, wanted)
     people: list[dict] = []
     page_size, start = PAGE_SIZE, _start_key(cursor)
     for _ in range(MAX_QUERIES_PER_PAGE):
@@ -118,44 +179,111 @@ def find(text: str) -> list[dict]:
 
 
 def person(sid: str) -> dict:
-    """One subscriber as the coordinator's page shows them: their item, suppression and consent wording."""
+    """One subscriber as the coordinator's page shows them: their item, suppression, consent wording,
+    their tags by name and whether their email is paused."""
     item = subscriptions.load(sid) if _well_formed(sid) else None
     if not item:
         raise NotFound("We hold no data for this person. They may have been erased.")
+    known = tag_names()
     return {**item, "sid": sid, "suppression": subscriptions.suppression_of(sid),
-            "consent_wording": subscriptions.CONSENT_WORDING.get(item["consent"]["wording_version"], "")}
+            "consent_wording": subscriptions.CONSENT_WORDING.get(item["consent"]["wording_version"], ""),
+            "tag_list": [(t, known[t]) for t in known if t in item.get("tags", ())],
+            "paused": subscriptions.is_paused(item)}
+
+
+SENT_HISTORY = 24  # the issues and announcements a person's page looks back over
+
+
+def sent_to(sid: str, limit: int = SENT_HISTORY) -> list[dict]:
+    """What PeerPost sent this person: each of the last `limit` sends with its outcome for them.
+
+    Read from the sends' own delivery records (one BatchGetItem), so keeping it costs the send
+    nothing. A claim still "sending" whose queue message was counted is a sent copy."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    from chalicelib import issues
+    from chalicelib.settings import get_settings
+
+    sends = [i for i in issues.list_issues(limit=limit * 3) if i["status"] in issues.PUBLISHED][:limit]
+    if not sends:
+        return []
+    serializer, deserializer = TypeSerializer(), TypeDeserializer()
+    wanted = [{k: serializer.serialize(v) for k, v in keys.delivery(i["issue_id"], sid).items()} for i in sends]
+    raw = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted,
+                        ProjectionExpression="PK, #s, reason, batch, finished_at, claimed_at",
+                        ExpressionAttributeNames={"#s": "status"})
+    found = {}
+    for item in raw:
+        record = {k: deserializer.deserialize(v) for k, v in item.items()}
+        found[record["PK"]] = record
+    history = []
+    for send in sends:
+        record = found.get(keys.issue_partition(send["issue_id"]))
+        if not record:
+            continue  # not in that send's audience
+        outcome = record["status"]
+        if outcome == "sending":
+            outcome = "sent" if record.get("batch") in send.get("counted", set()) else "sending"
+        history.append({"issue_id": send["issue_id"], "title": send["title"], "kind": send.get("kind", "issue"),
+                        "outcome": outcome, "reason": record.get("reason", ""),
+                        "at": record.get("finished_at") or record.get("claimed_at", "")})
+    return history
 
 
 def _well_formed(sid: str) -> bool:
     return 0 < len(sid) <= 64 and sid.isascii() and sid.isalnum()
 
 
-def tags() -> list[str]:
-    """The tags coordinators have made, in alphabetical order."""
-    item = aws.table().get_item(Key=keys.tags()).get("Item") or {}
-    return sorted(item.get("tag_names", set()), key=str.casefold)
+def tag_names() -> dict[str, str]:
+    """The tags coordinators have made, id -> name, in alphabetical order of name. A person's item
+    holds tag ids, so renaming a tag is one write however many people carry it. (Tags made before ids
+    existed are their own id: `tag_names`, a string set.)"""
+    item = aws.table().get_item(Key=keys.tags(), ConsistentRead=True).get("Item") or {}
+    found = {name: name for name in item.get("tag_names", set())}
+    found.update(item.get("tag_map", {}))
+    return dict(sorted(found.items(), key=lambda pair: pair[1].casefold()))
 
 
-def parse_tag(data: dict) -> str:
-    name = clean_line(data.get("tag"))
+tags = tag_names
+
+
+def names_of(tag_ids, known: dict[str, str] | None = None) -> list[str]:
+    """The names of a person's tags, sorted; a deleted tag's id is not shown."""
+    known = tag_names() if known is None else known
+    return sorted((known[t] for t in tag_ids or () if t in known), key=str.casefold)
+
+
+def parse_tag(data: dict, field: str = "tag") -> str:
+    name = clean_line(data.get(field))
     if not name:
-        raise ValidationError({"tag": "Enter a tag, for example \"peer worker\"."})
+        raise ValidationError({field: "Enter a tag, for example \"peer worker\"."})
     if len(name) > MAX_TAG:
-        raise ValidationError({"tag": f"Use at most {MAX_TAG} characters."})
+        raise ValidationError({field: f"Use at most {MAX_TAG} characters."})
     return name
 
 
+def _id_named(name: str, known: dict[str, str]) -> str:
+    return next((tag_id for tag_id, tag in known.items() if tag.casefold() == name.casefold()), "")
+
+
 def define_tag(name: str) -> bool:
-    """Add a tag to the set coordinators choose from; False if it is there already."""
+    """Add a tag to the set coordinators choose from; False if one of that name is there already."""
+    import uuid
+
     from botocore.exceptions import ClientError
 
-    if name in tags():
+    known = tag_names()
+    if _id_named(name, known):
         return False
+    table = aws.table()
+    table.update_item(Key=keys.tags(), UpdateExpression="SET tag_map = if_not_exists(tag_map, :empty)",
+                      ExpressionAttributeValues={":empty": {}})
+    legacy = len(known) - len((table.get_item(Key=keys.tags(), ConsistentRead=True)["Item"]).get("tag_map", {}))
     try:  # the limit holds under two coordinators adding at once: a condition, not the read above
-        aws.table().update_item(
-            Key=keys.tags(), UpdateExpression="ADD tag_names :n",
-            ConditionExpression="attribute_not_exists(tag_names) OR size(tag_names) < :max",
-            ExpressionAttributeValues={":n": {name}, ":max": MAX_TAGS})
+        table.update_item(
+            Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n", ConditionExpression="size(tag_map) < :max",
+            ExpressionAttributeNames={"#id": uuid.uuid4().hex[:12]},
+            ExpressionAttributeValues={":n": name, ":max": MAX_TAGS - legacy})
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise ValidationError({"tag": f"There are already {MAX_TAGS} tags. Use one of them."}) from exc
@@ -163,16 +291,51 @@ def define_tag(name: str) -> bool:
     return True
 
 
-def tag_person(sid: str, name: str, add: bool) -> None:
+def rename_tag(tag_id: str, name: str) -> None:
+    """Give a tag a new name; everyone who carries it keeps it."""
+    from botocore.exceptions import ClientError
+
+    known = tag_names()
+    if tag_id not in known:
+        raise NotFound("There is no such tag. It may have been deleted.")
+    clash = _id_named(name, known)
+    if clash and clash != tag_id:
+        raise ValidationError({f"name-{tag_id}": f"There is already a tag called “{known[clash]}”."})
+    table = aws.table()
+    table.update_item(Key=keys.tags(), UpdateExpression="SET tag_map = if_not_exists(tag_map, :empty)",
+                      ExpressionAttributeValues={":empty": {}})
+    try:
+        table.update_item(
+            Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n DELETE tag_names :ids",
+            ConditionExpression="attribute_exists(tag_map.#id) OR contains(tag_names, :id)",
+            ExpressionAttributeNames={"#id": tag_id},
+            ExpressionAttributeValues={":n": name, ":ids": {tag_id}, ":id": tag_id})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise NotFound("There is no such tag. It may have been deleted.") from exc
+        raise
+
+
+def delete_tag(tag_id: str) -> bool:
+    """Take a tag out of the set: nobody shows it or can be found or sent to by it any more (the id
+    left on people's items is never shown, and a new tag never reuses it). False if it was gone."""
+    if tag_id not in tag_names():
+        return False
+    aws.table().update_item(Key=keys.tags(), UpdateExpression="REMOVE tag_map.#id DELETE tag_names :ids",
+                            ExpressionAttributeNames={"#id": tag_id}, ExpressionAttributeValues={":ids": {tag_id}})
+    return True
+
+
+def tag_person(sid: str, tag_id: str, add: bool) -> None:
     """Add a defined tag to a person, or take one off. Doing it twice is the same as once."""
     from botocore.exceptions import ClientError
 
-    if name not in tags():
+    if tag_id not in tag_names():
         raise ValidationError({"tag": "Choose a tag from the list."})
     try:
         aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression=f"{'ADD' if add else 'DELETE'} tags :t",
                                 ConditionExpression="attribute_exists(PK)",
-                                ExpressionAttributeValues={":t": {name}})
+                                ExpressionAttributeValues={":t": {tag_id}})
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise NotFound("We hold no data for this person. They may have been erased.") from exc

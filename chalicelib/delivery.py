@@ -25,7 +25,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable
 
-from chalicelib import aws, clock, issues, keys, mail, newsletter, subscriptions
+from chalicelib import audience as audiences, aws, clock, issues, keys, mail, newsletter, subscriptions
 from chalicelib.errors import ReadsUnprocessed, SendThrottled
 from chalicelib.observability import count, logger
 from chalicelib.wiring import Metric
@@ -36,8 +36,7 @@ AUDIENCE_PAGE = 5000  # ids only (about 0.5 MB); DynamoDB may return fewer (1 MB
 LEASE_SECONDS = 300  # the send queue's visibility timeout (above the send function's): an older "sending" claim's attempt is over
 GIVE_UP_AFTER_RECEIVES = 5  # below the queue's maxReceiveCount (8): failures get a reason, not the DLQ
 STOP_WITH_MS_LEFT = 15_000
-TOPIC = "newsletter"
-FINAL = ("sent", "failed", "suppressed")
+FINAL = ("sent", "failed", "suppressed", "paused")
 
 
 class RetryLater(Exception):
@@ -55,16 +54,17 @@ def dispatch(issue_id: str) -> None:
     if issue["status"] != "sending" or issue.get("dispatched"):
         return  # a duplicate dispatch message, or a finished one
     store_rendered(issue)
+    chosen = audiences.Audience.of(issue)
     cursor = issue.get("dispatch_cursor")
     settings = get_settings()
     sqs, queue = aws.sqs(), aws.queue_url(settings.send_queue)
     while True:
         page = _audience_page(json.loads(cursor) if cursor else None)
-        ids = [keys.subscriber_id(item) for item in page["Items"] if TOPIC in item.get("topics", ())]
+        ids, paused = _selected(page["Items"], chosen, clock.iso())
         _enqueue(sqs, queue, issue_id, ids)
         next_cursor = json.dumps(page["LastEvaluatedKey"]) if "LastEvaluatedKey" in page else None
         try:
-            _advance(issue_id, cursor, next_cursor, len(ids))
+            _advance(issue_id, cursor, next_cursor, len(ids), paused)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return  # a concurrent duplicate dispatch moved on first: it owns the rest
@@ -81,21 +81,38 @@ def _audience_page(start: dict | None) -> dict:
 
     kwargs = {"IndexName": "GSI1", "Limit": AUDIENCE_PAGE,
               "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status("confirmed")),
-              "ProjectionExpression": "PK, topics"}
+              "ProjectionExpression": "PK, topics, tags, paused_until"}
     if start:
         kwargs["ExclusiveStartKey"] = start
     return aws.table().query(**kwargs)
 
 
-def audience_count() -> int:
-    """How many people a send started now would queue: the same query and rule as dispatch."""
-    total, start = 0, None
+def _selected(items: list[dict], chosen: audiences.Audience, now_iso: str) -> tuple[list[str], int]:
+    """The ids to queue from one page of confirmed people, and how many of the audience are paused."""
+    ids, paused = [], 0
+    for item in items:
+        if not chosen.includes(item):
+            continue
+        if subscriptions.is_paused(item, now_iso):
+            paused += 1
+        else:
+            ids.append(keys.subscriber_id(item))
+    return ids, paused
+
+
+def audience_count(chosen: audiences.Audience | None = None) -> tuple[int, int]:
+    """How many people a send started now would queue, and how many it would skip as paused: the same
+    query and rule as dispatch."""
+    chosen = chosen or audiences.Audience()
+    total = paused = 0
+    start, now = None, clock.iso()
     while True:
         page = _audience_page(start)
-        total += sum(1 for item in page["Items"] if TOPIC in item.get("topics", ()))
+        ids, skipped = _selected(page["Items"], chosen, now)
+        total, paused = total + len(ids), paused + skipped
         start = page.get("LastEvaluatedKey")
         if not start:
-            return total
+            return total, paused
 
 
 def _enqueue(sqs, queue: str, issue_id: str, ids: list[str]) -> None:
@@ -108,21 +125,23 @@ def _enqueue(sqs, queue: str, issue_id: str, ids: list[str]) -> None:
             raise RuntimeError(f"{len(result['Failed'])} send batches were not queued")  # the page is redone
 
 
-def _advance(issue_id: str, cursor: str | None, next_cursor: str | None, queued: int) -> None:
-    """Record a queued page. Counting only after the page is queued keeps `queued` exact after a crash."""
+def _advance(issue_id: str, cursor: str | None, next_cursor: str | None, queued: int, paused: int = 0) -> None:
+    """Record a queued page. Counting only after the page is queued keeps `queued` exact after a crash.
+    The page's paused people are final at once: counted as paused, never queued."""
     names = {"#c": "dispatch_cursor"}
-    values = {":n": queued}
+    values = {":n": queued, ":p": paused}
     condition = "attribute_not_exists(#c)" if cursor is None else "#c = :old"
     if cursor is not None:
         values[":old"] = cursor
     if next_cursor is None:
-        update = "ADD queued :n, remaining :n SET dispatched = :yes, dispatched_at = :now REMOVE #c, GSI2PK, GSI2SK"
+        update = ("ADD queued :n, remaining :n, paused :p SET dispatched = :yes, dispatched_at = :now "
+                  "REMOVE #c, GSI2PK, GSI2SK")
         values.update({":yes": True, ":now": clock.iso()})
         if cursor is None:
             condition = "attribute_not_exists(#c) AND dispatched = :no"
             values[":no"] = False
     else:
-        update = "ADD queued :n, remaining :n SET #c = :next"
+        update = "ADD queued :n, remaining :n, paused :p SET #c = :next"
         values[":next"] = next_cursor
     aws.table().update_item(Key=keys.issue(issue_id), UpdateExpression=update, ConditionExpression=condition,
                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
@@ -166,6 +185,7 @@ def store_rendered(issue: dict, replace: bool = False) -> None:
             Item={**keys.issue_rendered(issue["issue_id"]), "subject": rendered.subject,
                   "html_z": zlib.compress(rendered.html.encode()), "text_z": zlib.compress(rendered.text.encode()),
                   "marker_key": rendered.markers.key, "story_ids": [s.story_id for s in rendered.stories],
+                  "audience": audiences.Audience.of(issue).as_item(),
                   "stories_digest": stories_digest(rendered.stories), "rendered_at": clock.iso()},
             **({} if replace else {"ConditionExpression": "attribute_not_exists(PK)"}))
     except ClientError as exc:
@@ -187,6 +207,7 @@ class Rendering:
     message: mail.PreparedMessage
     story_ids: tuple[str, ...]
     stories_digest: str
+    audience: audiences.Audience
 
 
 @functools.lru_cache(maxsize=4)
@@ -197,7 +218,8 @@ def prepared(issue_id: str) -> Rendering:
     text = zlib.decompress(bytes(item["text_z"])).decode()
     markers = mail.Markers(item["marker_key"])
     return Rendering(mail.PreparedMessage(outgoing(item["subject"], html, text, markers), markers),
-                     tuple(item.get("story_ids", ())), str(item.get("stories_digest", "")))
+                     tuple(item.get("story_ids", ())), str(item.get("stories_digest", "")),
+                     audiences.Audience.of(item))
 
 
 CONSENT_RECHECK_SECONDS = 1.0
@@ -261,7 +283,7 @@ def outgoing(subject: str, html: str, text: str, markers: mail.Markers) -> mail.
 @dataclass
 class Outcome:
     recipient_id: str
-    status: str  # sent | failed | suppressed | release
+    status: str  # sent | failed | suppressed | paused | release
     reason: str = ""
     stored: bool = False  # already in the table as it stands (the claim itself, or an earlier attempt)
 
@@ -320,6 +342,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     recipient_ids = list(dict.fromkeys(recipient_ids))
     key = batch_key(issue_id, recipient_ids)
     people = _people(recipient_ids)
+    chosen, now = prepared(issue_id).audience, clock.iso()
     earlier = EarlierAttempts(issue_id, key)
     consent_watch.forget(issue_id)
     outcomes: list[Outcome] = []
@@ -328,11 +351,12 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
         if remaining_ms() < STOP_WITH_MS_LEFT:
             unfinished = len(recipient_ids) - position  # not claimed yet: the retry sends them
             break
-        unwanted = _unwanted(people.get(rid))
+        unwanted = _unwanted(people.get(rid), chosen, now)
+        skipped = "paused" if unwanted == subscriptions.PAUSED else "suppressed"
         if not unwanted:
             pacer.wait()  # before the claim: a sender that dies between its claim and SES leaves one unsent
         try:
-            existing = claim(issue_id, rid, key, unwanted)
+            existing = claim(issue_id, rid, key, unwanted, skipped)
         except (ClientError, BotoCoreError):  # throttled, say: keep what is done, the retry goes on from here
             unfinished = len(recipient_ids) - position
             break
@@ -344,7 +368,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
                 outcomes.append(settled)
             continue
         if unwanted:
-            outcomes.append(Outcome(rid, "suppressed", unwanted, stored=True))
+            outcomes.append(Outcome(rid, skipped, unwanted, stored=True))
             continue
         outcomes.append(_send_one(issue_id, rid, people[rid], receive_count))
     if earlier.conflicts:
@@ -355,15 +379,13 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     return tally
 
 
-def _unwanted(subscriber: dict | None) -> str:
-    """Why someone queued at dispatch must not get the issue now; empty if they still want it."""
-    if not subscriber:
-        return "no longer subscribed (erased)"
-    if subscriber.get("status") != "confirmed":
-        return f"no longer subscribed ({subscriber.get('status')})"
-    if TOPIC not in subscriber.get("topics", ()):
-        return "no longer wants the newsletter"
-    return ""
+def _unwanted(subscriber: dict | None, chosen: audiences.Audience, now_iso: str) -> str:
+    """Why someone queued at dispatch must not get the issue now; empty if they still want it.
+    subscriptions.PAUSED if they paused their email since."""
+    reason = subscriptions.not_mailable(subscriber, chosen.topics, now_iso)
+    if not reason and not chosen.includes(subscriber):
+        reason = "no longer has a tag this send was narrowed to"
+    return reason
 
 
 def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> Outcome:
@@ -398,15 +420,16 @@ def _retry_or_give_up(rid: str, receive_count: int, reason: str) -> Outcome:
     return Outcome(rid, "release", reason)
 
 
-def claim(issue_id: str, rid: str, key: str, unwanted: str = "") -> dict | None:
+def claim(issue_id: str, rid: str, key: str, unwanted: str = "", skipped: str = "suppressed") -> dict | None:
     """Claim the (issue, recipient) delivery with a conditional write: None if it is ours now,
-    otherwise the claim as it stands. `unwanted` claims it settled: suppressed, with that reason."""
+    otherwise the claim as it stands. `unwanted` claims it settled: `skipped` (suppressed or paused),
+    with that reason."""
     from botocore.exceptions import ClientError
 
     item = {**keys.delivery(issue_id, rid), "recipient_id": rid, "status": "sending", "batch": key,
             "claimed_at": clock.iso(), "claimed_epoch": clock.epoch()}
     if unwanted:
-        item.update(status="suppressed", reason=unwanted, finished_at=item["claimed_at"])
+        item.update(status=skipped, reason=unwanted, finished_at=item["claimed_at"])
     try:
         aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)",
                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -477,7 +500,7 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     wanted = [{k: serializer.serialize(v) for k, v in keys.subscriber(rid).items()} for rid in recipient_ids]
     try:
         raw_items = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted, ConsistentRead=True,
-                                  ProjectionExpression="PK, email, first_name, topics, #s, link_nonce",
+                                  ProjectionExpression="PK, email, first_name, topics, tags, paused_until, #s, link_nonce",
                                   ExpressionAttributeNames={"#s": "status"})
     except ReadsUnprocessed:  # not read is not erased: nobody is claimed, and the whole message is tried again
         count(Metric.SUBSCRIBER_READS_UNPROCESSED)
@@ -491,21 +514,23 @@ def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = Tr
     add it to the issue's counters exactly once (which is also what marks its claims as sent)."""
     from botocore.exceptions import ClientError
 
-    tally = {"sent": 0, "failed": 0, "suppressed": 0, "release": 0}
+    tally = {"sent": 0, "failed": 0, "suppressed": 0, "paused": 0, "release": 0}
     for o in outcomes:
         tally[o.status] += 1
     counting = complete and not tally["release"]
     _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and (o.status != "sent" or not counting)])
     if not counting:
         return tally  # counted when every recipient of this message has an outcome; its sent are written above
-    done = tally["sent"] + tally["failed"] + tally["suppressed"]
+    done = tally["sent"] + tally["failed"] + tally["suppressed"] + tally["paused"]
     try:
         updated = aws.table().update_item(
             Key=keys.issue(issue_id),
-            UpdateExpression="ADD sent :sent, failed :failed, suppressed :suppressed, remaining :minus, counted :key",
+            UpdateExpression=("ADD sent :sent, failed :failed, suppressed :suppressed, paused :paused, "
+                              "remaining :minus, counted :key"),
             ConditionExpression="NOT contains(counted, :k)",
             ExpressionAttributeValues={":sent": tally["sent"], ":failed": tally["failed"],
-                                       ":suppressed": tally["suppressed"], ":minus": -done, ":key": {key}, ":k": key},
+                                       ":suppressed": tally["suppressed"], ":paused": tally["paused"],
+                                       ":minus": -done, ":key": {key}, ":k": key},
             ReturnValues="UPDATED_NEW")
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

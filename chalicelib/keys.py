@@ -41,8 +41,9 @@ def name_key(first_name: str) -> str:
     return " ".join(first_name.casefold().split())
 
 
-# Tags: the small set coordinators manage is one item (a string set); a person's tags are a string
-# set `tags` on their subscriber item, so a list filtered by tag is a FilterExpression on GSI1 pages.
+# Tags: the small set coordinators manage is one item (a map of tag id -> name); a person's tags are
+# a string set of ids, `tags`, on their subscriber item, so a list filtered by tag is a FilterExpression
+# on GSI1 pages and renaming a tag is one write.
 def tags() -> dict:
     return {"PK": "TAGS", "SK": META}
 
@@ -50,6 +51,19 @@ def tags() -> dict:
 # Suppression: what remains of an address after erasure, a hard bounce or a complaint.
 def suppression(email_id: str) -> dict:
     return {"PK": f"SUPPRESS#{email_id}", "SK": "SUPPRESS"}
+
+
+def suppressions_index() -> str:
+    return "SUPPRESSIONS"
+
+
+def suppression_index(at: str, email_id: str) -> dict:
+    """GSI1 entry of a suppression: the coordinator's suppression page, newest first."""
+    return {"GSI1PK": suppressions_index(), "GSI1SK": f"{at}#{email_id}"}
+
+
+def suppressed_id(item: dict) -> str:
+    return item["PK"].removeprefix("SUPPRESS#")
 
 
 # Fixed-window rate-limit counters (TTL'd).

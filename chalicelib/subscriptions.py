@@ -33,7 +33,10 @@ CONSENT_WORDING = {
 PREFERENCES_LINK_DAYS = 90
 MAX_NAME = 80
 # Suppressed for these reasons, an address gets no mail at all, not even a confirmation.
-HARD_SUPPRESSION = {"bounce", "complaint"}
+HARD_SUPPRESSION = {"bounce", "complaint", "manual"}
+SUPPRESSION_KINDS = {"bounce": "Hard bounce", "complaint": "Spam complaint", "erased": "Erased",
+                     "manual": "Stopped by a coordinator"}
+LIFTABLE = ("bounce", "manual")  # a complaint or an erasure is the person's own word: never lifted here
 
 
 SUBSCRIBE_MODEL = Model("Subscribe", (
@@ -459,9 +462,11 @@ def export(token: str) -> dict:
 
 def export_of(item: dict) -> dict:
     fields = ("email", "first_name", "topics", "status", "created_at", "confirmed_at",
-              "unsubscribed_at", "consent", "consent_history", "soft_bounces")
+              "unsubscribed_at", "paused_until", "consent", "consent_history", "soft_bounces")
     data = {k: item[k] for k in fields if k in item}
-    data["tags"] = sorted(item.get("tags", ()))
+    from chalicelib.audience import names_of  # audience reads subscriptions: imported on use
+
+    data["tags"] = names_of(item.get("tags", ()))
     data["consent_wording"] = CONSENT_WORDING.get(item["consent"]["wording_version"], "")
     return data
 
@@ -476,15 +481,96 @@ def erase_subscriber(sid: str) -> None:
     table = aws.table()
     suppressed = suppression_of(sid)
     if not (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):  # a bounce or complaint stays
-        table.put_item(Item={**keys.suppression(sid), "reason": "erased", "at": clock.iso()})
+        table.put_item(Item=_suppression(sid, "erased"))
     table.delete_item(Key=keys.subscriber(sid))
     logger().info("subscriber erased")
 
 
+PAUSED = "paused for now, at their request"
+
+
+def not_mailable(item: dict | None, topics, now_iso: str = "") -> str:
+    """The one rule for mail a person signed up for: why `item` must not get mail on any of `topics`
+    now, or "" if it may. A suppression (bounce, complaint) always unsubscribes too and erasure deletes
+    the item, so the item alone decides. PAUSED means they stay subscribed and miss only this send."""
+    if not item:
+        return "no longer subscribed (erased)"
+    if item.get("status") != "confirmed":
+        return f"no longer subscribed ({item.get('status')})"
+    if not set(topics) & set(item.get("topics", ())):
+        return "no longer wants " + " or ".join(TOPICS.get(t, t).lower() for t in topics)
+    if is_paused(item, now_iso):
+        return PAUSED
+    return ""
+
+
 def is_mailable(sid: str, topic: str) -> bool:
-    item = load(sid)
-    return bool(item and item["status"] == "confirmed" and topic in item.get("topics", [])
-                and not suppression_of(sid))
+    return not not_mailable(load(sid), (topic,)) and not suppression_of(sid)
+
+
+# ---------------------------------------------------------------- a pause
+
+PAUSE_MONTHS = (1, 3, 6)
+
+
+def is_paused(item: dict, now_iso: str = "") -> bool:
+    """Paused until a moment still ahead: a pause ends by itself, with nothing to run."""
+    return str(item.get("paused_until") or "") > (now_iso or clock.iso())
+
+
+def pause_end(months: int, start=None):
+    from dateutil.relativedelta import relativedelta  # calendar months (31 January + 1 month = 28 February)
+
+    return (start or clock.now()) + relativedelta(months=months)
+
+
+def parse_pause(data: dict) -> int:
+    raw = str(data.get("months", ""))
+    if not raw.isdigit() or int(raw) not in PAUSE_MONTHS:
+        raise ValidationError({"months": "Choose how long to pause for: 1, 3 or 6 months."})
+    return int(raw)
+
+
+def pause(token: str, months: int) -> str:
+    """Pause all newsletter and announcement email for some months; a new pause replaces the old one.
+    Returns when it ends (UTC ISO)."""
+    sid, item = _from_preferences_token(token)
+    if item["status"] != "confirmed":
+        raise Conflict("Only a confirmed subscription can be paused: we send you nothing now.")
+    now = clock.now()
+    until = clock.iso(pause_end(months, now))
+    aws.table().update_item(
+        Key=keys.subscriber(sid),
+        UpdateExpression="SET paused_until = :u, consent_history = list_append(consent_history, :event)",
+        ExpressionAttributeValues={":u": until,
+                                   ":event": [{"event": "paused", "at": clock.iso(now), "until": until}]})
+    logger().info("subscriber paused", extra={"months": months})
+    return until
+
+
+def resume(token: str) -> bool:
+    """End a pause now. False (nothing written) if they were not paused: a second press adds nothing."""
+    from botocore.exceptions import ClientError
+
+    sid, item = _from_preferences_token(token)
+    now = clock.iso()
+    try:
+        aws.table().update_item(
+            Key=keys.subscriber(sid),
+            UpdateExpression="REMOVE paused_until SET consent_history = list_append(consent_history, :event)",
+            ConditionExpression="paused_until > :now",
+            ExpressionAttributeValues={":now": now, ":event": [{"event": "resumed", "at": now}]})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    logger().info("subscriber resumed")
+    return True
+
+
+def _suppression(sid: str, reason: str, **details: str) -> dict:
+    at = clock.iso()
+    return {**keys.suppression(sid), **keys.suppression_index(at, sid), "reason": reason, "at": at, **details}
 
 
 def suppress(email: str, reason: str) -> bool:
@@ -493,9 +579,88 @@ def suppress(email: str, reason: str) -> bool:
     item = load(sid)
     if not item:
         return False
-    aws.table().put_item(Item={**keys.suppression(sid), "reason": reason, "at": clock.iso()})
+    aws.table().put_item(Item=_suppression(sid, reason))
+    _mark_suppressed(sid, reason)
     _unsubscribe(sid, item, reason) if item["status"] != "unsubscribed" else None
     return True
+
+
+def _mark_suppressed(sid: str, reason: str | None) -> None:
+    """The subscriber item says it is suppressed too, so the subscribers page can filter by it."""
+    from botocore.exceptions import ClientError
+
+    update = ("SET suppressed = :r", {":r": reason}) if reason else ("REMOVE suppressed", {})
+    try:
+        aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression=update[0],
+                                ConditionExpression="attribute_exists(PK)",
+                                **({"ExpressionAttributeValues": update[1]} if update[1] else {}))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def suppress_by_hand(raw_email: str, note: str, by: str) -> str:
+    """A coordinator stops all mail to an address (someone asked never to be emailed, say), whether or
+    not it is on the list. Only its keyed hash is kept, with the note. Returns the subscriber id."""
+    email = normalise_email(raw_email)
+    sid = email_id(email)
+    existing = suppression_of(sid)
+    if existing and existing.get("reason") in HARD_SUPPRESSION:
+        return sid  # already stopped: the first reason stays
+    aws.table().put_item(Item=_suppression(sid, "manual", note=note, by=by))
+    item = load(sid)
+    if item:
+        _mark_suppressed(sid, "manual")
+        if item["status"] != "unsubscribed":
+            _unsubscribe(sid, item, "coordinator", reason=note, by=by)
+    logger().info("address suppressed by a coordinator")
+    return sid
+
+
+def lift_suppression(sid: str, reason: str, by: str) -> bool:
+    """Let a bounced (or coordinator-stopped) address be mailed again, with a written reason kept in
+    the person's consent history. They stay unsubscribed; signing up again is up to them. False if
+    there was no such suppression (a second press)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        old = aws.table().delete_item(
+            Key=keys.suppression(sid), ConditionExpression="#r IN (:b, :m)", ExpressionAttributeNames={"#r": "reason"},
+            ExpressionAttributeValues={":b": LIFTABLE[0], ":m": LIFTABLE[1]}, ReturnValues="ALL_OLD")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    _mark_suppressed(sid, None)
+    if load(sid):
+        now = clock.iso()
+        aws.table().update_item(
+            Key=keys.subscriber(sid), UpdateExpression="SET consent_history = list_append(consent_history, :e)",
+            ExpressionAttributeValues={":e": [{"event": "suppression-lifted", "at": now, "reason": reason, "by": by,
+                                               "method": old["Attributes"]["reason"]}]})
+    logger().info("suppression lifted")
+    return True
+
+
+SUPPRESSIONS_PAGE = 50
+
+
+def suppressions(cursor: dict | None = None) -> tuple[list[dict], dict | None]:
+    """One page of suppressions, newest first, each with the person's item if data is still held."""
+    from boto3.dynamodb.conditions import Key
+
+    page = aws.table().query(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(keys.suppressions_index()),
+                             ScanIndexForward=False, Limit=SUPPRESSIONS_PAGE,
+                             **({"ExclusiveStartKey": cursor} if cursor else {}))
+    ids = [keys.suppressed_id(item) for item in page["Items"]]
+    held = {}
+    if ids:
+        found = aws.batch_get(aws.dynamodb_client(), get_settings().table_name,
+                              [{"PK": {"S": keys.subscriber(sid)["PK"]}, "SK": {"S": keys.PROFILE}} for sid in ids],
+                              ProjectionExpression="PK, email, first_name")
+        held = {item["PK"]["S"].removeprefix("SUB#"): {k: v["S"] for k, v in item.items()} for item in found}
+    rows = [{**item, "sid": sid, "person": held.get(sid)} for sid, item in zip(ids, page["Items"])]
+    return rows, page.get("LastEvaluatedKey")
 
 
 def record_soft_bounce(email: str) -> bool:

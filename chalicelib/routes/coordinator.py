@@ -5,7 +5,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 from chalice import Blueprint, Response
 
-from chalicelib import audience, auth, subscriptions, web
+from chalicelib import audience, auth, subscriptions, tokens, web
 from chalicelib.errors import RateLimited, ValidationError
 from chalicelib.forms import ticked
 from chalicelib.rendering import render_page
@@ -82,7 +82,8 @@ def subscribers(coordinator):
     query = bp.current_request.query_params or {}
     values = {k: str(query.get(k, "")) for k in ("status", "topic", "tag", "find")}
     context = {"coordinator": coordinator, "counts": subscriptions.counts_by_status(), "values": values,
-               "statuses": subscriptions.STATUSES, "topics": subscriptions.TOPICS, "tags": audience.tags(),
+               "statuses": audience.FILTER_STATUSES, "topics": subscriptions.TOPICS, "tags": audience.tags(),
+               "tag_names_of": audience.names_of, "is_paused": subscriptions.is_paused,
                "notice": SUBSCRIBER_DONE.get(str(query.get("done", "")), "")}
     try:
         chosen = audience.parse_filter(query)
@@ -107,6 +108,8 @@ SUBSCRIBER_DONE = {
     "added-already": "They are already subscribed; nothing was sent.",
     "added-cannot": "Their address bounced or complained, so PeerPost cannot email it; nothing was sent.",
     "tag-added": "Tag added.",
+    "lifted": "Suppression lifted. They stay unsubscribed until they sign up again and confirm.",
+    "not-lifted": "There was nothing to lift: only a hard bounce or a coordinator's stop can be lifted.",
     "tag-removed": "Tag removed.",
     "confirmation-not-sent": "No confirmation was sent: they are not waiting to confirm, or their address "
                              "bounced or complained.",
@@ -119,6 +122,7 @@ def _person_page(coordinator, sid: str, values: dict | None = None, errors: dict
     query = bp.current_request.query_params or {}
     return web.html(render_page("coordinator/subscriber.html", coordinator=coordinator, person=person,
                                 topics=subscriptions.TOPICS, tags=audience.tags(),
+                                sent=audience.sent_to(sid), sent_window=audience.SENT_HISTORY,
                                 values=values or {}, errors=errors or {},
                                 notice=SUBSCRIBER_DONE.get(str(query.get("done", "")), ""),
                                 submission=subscriptions.new_submission()), status=status)
@@ -178,11 +182,14 @@ def tag_subscriber(sid, coordinator):
     return web.redirect(f"/coordinator/subscribers/{sid}?done=tag-{'added' if add else 'removed'}")
 
 
+TAG_DONE = {"added": "Tag added.", "exists": "That tag is there already.", "renamed": "Tag renamed. Everyone who had it keeps it.",
+            "deleted": "Tag deleted. Nobody shows it any more.", "gone": "That tag was already deleted."}
+
+
 @web.route(bp, "/coordinator/tags", coordinator=True)
 def tags_page(coordinator):
     done = str((bp.current_request.query_params or {}).get("done", ""))
-    notice = {"added": "Tag added.", "exists": "That tag is there already."}.get(done, "")
-    return _tags_page(coordinator, notice=notice)
+    return _tags_page(coordinator, notice=TAG_DONE.get(done, ""))
 
 
 def _tags_page(coordinator, values: dict | None = None, errors: dict | None = None, notice: str = "",
@@ -199,6 +206,89 @@ def add_tag(coordinator):
     except ValidationError as error:
         return _tags_page(coordinator, values={"tag": str(data.get("tag", ""))}, errors=error.errors, status=400)
     return web.redirect(f"/coordinator/tags?done={'added' if added else 'exists'}")
+
+
+@web.route(bp, "/coordinator/tags/{tag_id}/rename", methods=["POST"], coordinator=True)
+def rename_tag(tag_id, coordinator):
+    data = web.body(bp.current_request)
+    field = f"name-{tag_id}"
+    try:
+        audience.rename_tag(tag_id, audience.parse_tag(data, field="name"))
+    except ValidationError as error:
+        errors = {field if k == "name" else k: v for k, v in error.errors.items()}
+        return _tags_page(coordinator, values={field: str(data.get("name", ""))}, errors=errors, status=400)
+    return web.redirect("/coordinator/tags?done=renamed")
+
+
+@web.route(bp, "/coordinator/tags/{tag_id}/delete", methods=["POST"], coordinator=True)
+def delete_tag(tag_id, coordinator):
+    data = web.body(bp.current_request)
+    if not ticked(data.get("confirm")):
+        return _tags_page(coordinator, errors={f"confirm-{tag_id}": "Tick the box to confirm the tag should be deleted."},
+                          status=400)
+    return web.redirect(f"/coordinator/tags?done={'deleted' if audience.delete_tag(tag_id) else 'gone'}")
+
+
+# ---------------------------------------------------------------- suppressions
+
+SUPPRESSION_DONE = {"added": "Stopped. PeerPost will send that address nothing, not even a confirmation.",
+                    "lifted": "Suppression lifted. They stay unsubscribed until they sign up again and confirm.",
+                    "not-lifted": "There was nothing to lift: only a hard bounce or a coordinator's stop can be lifted."}
+
+
+def _suppressions_page(coordinator, values: dict | None = None, errors: dict | None = None,
+                       status: int = 200) -> Response:
+    query = bp.current_request.query_params or {}
+    cursor = None
+    if query.get("after"):
+        cursor = tokens.verify("suppressions-page", str(query["after"]))
+    rows, last = subscriptions.suppressions(cursor if isinstance(cursor, dict) else None)
+    return web.html(render_page(
+        "coordinator/suppressions.html", coordinator=coordinator, rows=rows, kinds=subscriptions.SUPPRESSION_KINDS,
+        liftable=subscriptions.LIFTABLE, next_url=("/coordinator/suppressions?" + urlencode(
+            {"after": tokens.sign("suppressions-page", last)})) if last else "",
+        values=values or {}, errors=errors or {}, notice=SUPPRESSION_DONE.get(str(query.get("done", "")), "")),
+        status=status)
+
+
+@web.route(bp, "/coordinator/suppressions", coordinator=True)
+def suppressions_page(coordinator):
+    return _suppressions_page(coordinator)
+
+
+@web.route(bp, "/coordinator/suppressions", methods=["POST"], coordinator=True)
+def add_suppression(coordinator):
+    data = web.body(bp.current_request)
+    values = {"email": str(data.get("email", "")), "note": str(data.get("note", ""))}
+    errors: dict[str, str] = {}
+    try:
+        note = audience.parse_reason({"reason": data.get("note")})
+    except ValidationError as error:
+        errors["note"] = error.errors["reason"]
+    try:
+        subscriptions.normalise_email(values["email"])
+    except ValidationError as error:
+        errors["email"] = error.errors["email"]
+    if errors:
+        return _suppressions_page(coordinator, values=values, errors=errors, status=400)
+    subscriptions.suppress_by_hand(values["email"], note, by=coordinator.email)
+    return web.redirect("/coordinator/suppressions?done=added")
+
+
+@web.route(bp, "/coordinator/suppressions/{sid}/lift", methods=["POST"], coordinator=True)
+def lift_suppression(sid, coordinator):
+    data = web.body(bp.current_request)
+    try:
+        reason = audience.parse_reason({"reason": data.get("lift_reason")})
+    except ValidationError as error:
+        errors = {"lift_reason": error.errors["reason"]}
+        if subscriptions.load(sid):
+            return _person_page(coordinator, sid, values={"lift_reason": str(data.get("lift_reason", ""))},
+                                errors=errors, status=400)
+        return _suppressions_page(coordinator, errors=errors, status=400)
+    lifted = subscriptions.lift_suppression(sid, reason, by=coordinator.email)
+    where = f"/coordinator/subscribers/{sid}" if subscriptions.load(sid) else "/coordinator/suppressions"
+    return web.redirect(f"{where}?done={'lifted' if lifted else 'not-lifted'}")
 
 
 @web.route(bp, "/coordinator/subscribers/{sid}/confirmation", methods=["POST"], coordinator=True)

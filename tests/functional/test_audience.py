@@ -233,31 +233,59 @@ def test_coordinators_make_tags_tag_people_and_filter_by_tag(client, outbox, coo
     post(client, coordinator, "/coordinator/tags", {"tag": "organisation"})
     assert "organisation" in client.http.get("/coordinator/tags", headers=coordinator["headers"]).body.decode()
 
+    from chalicelib import audience
+
+    ids = {name: tag_id for tag_id, name in audience.tags().items()}
+    worker, organisation = ids["peer worker"], ids["organisation"]
     sid0, sid1 = sid_of(person(0)["email"]), sid_of(person(1)["email"])
     for sid in (sid0, sid1):
-        response = post(client, coordinator, f"/coordinator/subscribers/{sid}/tags", {"tag": "peer worker"})
+        response = post(client, coordinator, f"/coordinator/subscribers/{sid}/tags", {"tag": worker})
         assert response.headers["Location"] == f"/coordinator/subscribers/{sid}?done=tag-added"
-    post(client, coordinator, f"/coordinator/subscribers/{sid0}/tags", {"tag": "peer worker"})  # twice: once
+    post(client, coordinator, f"/coordinator/subscribers/{sid0}/tags", {"tag": worker})  # twice: once
     refused = post(client, coordinator, f"/coordinator/subscribers/{sid0}/tags", {"tag": "made up"})
     assert refused.status_code == 400 and "Choose a tag from the list." in refused.body.decode()
-    assert subscriptions.load(sid0)["tags"] == {"peer worker"}
+    assert subscriptions.load(sid0)["tags"] == {worker}
 
     def tagged(query: str) -> list[str]:
         return sorted(listed(client.http.get("/coordinator/subscribers?" + query, headers=coordinator["headers"]).body.decode()))
 
-    body = client.http.get("/coordinator/subscribers?status=confirmed&topic=events&tag=peer+worker",
+    body = client.http.get(f"/coordinator/subscribers?status=confirmed&topic=events&tag={worker}",
                            headers=coordinator["headers"]).body.decode()
     assert "tagged peer worker: 2 people" in body
-    assert tagged("status=confirmed&tag=peer+worker") == sorted([sid0, sid1])
+    assert tagged(f"status=confirmed&tag={worker}") == sorted([sid0, sid1])
     assert client.http.get("/coordinator/subscribers?tag=nope", headers=coordinator["headers"]).status_code == 400
 
-    response = post(client, coordinator, f"/coordinator/subscribers/{sid1}/tags", {"tag": "peer worker", "action": "remove"})
+    response = post(client, coordinator, f"/coordinator/subscribers/{sid1}/tags", {"tag": worker, "action": "remove"})
     assert response.headers["Location"].endswith("done=tag-removed")
-    assert tagged("status=confirmed&tag=peer+worker") == [sid0]
+    assert tagged(f"status=confirmed&tag={worker}") == [sid0]
     page = client.http.get(f"/coordinator/subscribers/{sid0}", headers=coordinator["headers"]).body.decode()
-    assert "Remove “peer worker”" in page and '<option value="organisation">' in page
+    assert "Remove “peer worker”" in page and f'<option value="{organisation}">organisation</option>' in page
     data = json.loads(client.http.get(f"/coordinator/subscribers/{sid0}/data.json", headers=coordinator["headers"]).body)
-    assert data["tags"] == ["peer worker"]  # a person's tags are theirs to see
+    assert data["tags"] == ["peer worker"]  # a person's tags are theirs to see, by name
+
+    # Renaming is one write: everyone who had the tag has it under its new name.
+    clash = post(client, coordinator, f"/coordinator/tags/{worker}/rename", {"name": "Organisation"})
+    assert clash.status_code == 400 and "There is already a tag called “organisation”" in clash.body.decode()
+    assert 'value="Organisation"' in clash.body.decode()  # what they typed, re-shown
+    assert post(client, coordinator, f"/coordinator/tags/{worker}/rename",
+                {"name": "peer supporter"}).headers["Location"] == "/coordinator/tags?done=renamed"
+    page = client.http.get(f"/coordinator/subscribers/{sid0}", headers=coordinator["headers"]).body.decode()
+    assert "Remove “peer supporter”" in page and "peer worker" not in page
+    assert tagged(f"status=confirmed&tag={worker}") == [sid0]
+    assert post(client, coordinator, "/coordinator/tags/nope/rename", {"name": "x"}).status_code == 404
+
+    # Deleting needs the box ticked; then nobody shows it, and it cannot be filtered by.
+    unticked = post(client, coordinator, f"/coordinator/tags/{worker}/delete", {})
+    assert unticked.status_code == 400 and "Tick the box" in unticked.body.decode()
+    assert post(client, coordinator, f"/coordinator/tags/{worker}/delete",
+                {"confirm": "yes"}).headers["Location"] == "/coordinator/tags?done=deleted"
+    assert post(client, coordinator, f"/coordinator/tags/{worker}/delete",
+                {"confirm": "yes"}).headers["Location"] == "/coordinator/tags?done=gone"
+    page = client.http.get(f"/coordinator/subscribers/{sid0}", headers=coordinator["headers"]).body.decode()
+    assert "peer supporter" not in page
+    assert client.http.get(f"/coordinator/subscribers?tag={worker}", headers=coordinator["headers"]).status_code == 400
+    assert json.loads(client.http.get(f"/coordinator/subscribers/{sid0}/data.json",
+                                      headers=coordinator["headers"]).body)["tags"] == []
 
 
 def test_the_set_of_tags_stays_small(client, coordinator, monkeypatch):
@@ -268,7 +296,7 @@ def test_the_set_of_tags_stays_small(client, coordinator, monkeypatch):
         assert post(client, coordinator, "/coordinator/tags", {"tag": name}).status_code == 303
     response = post(client, coordinator, "/coordinator/tags", {"tag": "three"})
     assert response.status_code == 400 and "There are already 2 tags" in response.body.decode()
-    assert audience.tags() == ["one", "two"]
+    assert list(audience.tags().values()) == ["one", "two"]
 
 
 def test_signing_up_again_keeps_the_tags_a_coordinator_gave(client, outbox, coordinator):
@@ -276,11 +304,14 @@ def test_signing_up_again_keeps_the_tags_a_coordinator_gave(client, outbox, coor
 
     confirmed(client, outbox, person(1))
     sid = sid_of(person(1)["email"])
+    from chalicelib import audience
+
     post(client, coordinator, "/coordinator/tags", {"tag": "organisation"})
-    post(client, coordinator, f"/coordinator/subscribers/{sid}/tags", {"tag": "organisation"})
+    (tag_id,) = audience.tags()
+    post(client, coordinator, f"/coordinator/subscribers/{sid}/tags", {"tag": tag_id})
     post(client, coordinator, f"/coordinator/subscribers/{sid}/unsubscribe", {"reason": "Asked by email"})
     subscribe(client, person(1))
-    assert subscriptions.load(sid)["status"] == "pending" and subscriptions.load(sid)["tags"] == {"organisation"}
+    assert subscriptions.load(sid)["status"] == "pending" and subscriptions.load(sid)["tags"] == {tag_id}
 
 
 def test_add_a_person_by_hand_sends_the_confirmation_and_records_where_consent_came_from(client, outbox, coordinator):
