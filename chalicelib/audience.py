@@ -53,7 +53,7 @@ def parse_audience(data: dict, default: Audience | None = None) -> Audience:
     """The audience chosen on a send's confirmation page (topics and tags ticked)."""
     from chalicelib.forms import str_list
 
-    if "audience_topics" not in data and "audience_tags" not in data:
+    if not any(k in data for k in ("audience_topics", "audience_tags", "audience_form")):
         return default or Audience()
     topics = tuple(t for t in subscriptions.TOPICS if t in str_list(data.get("audience_topics")))
     known = tag_names()
@@ -210,8 +210,8 @@ def sent_to(sid: str, limit: int = SENT_HISTORY) -> list[dict]:
     serializer, deserializer = TypeSerializer(), TypeDeserializer()
     wanted = [{k: serializer.serialize(v) for k, v in keys.delivery(i["issue_id"], sid).items()} for i in sends]
     raw = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted,
-                        ProjectionExpression="PK, #s, reason, batch, finished_at, claimed_at",
-                        ExpressionAttributeNames={"#s": "status"})
+                        ProjectionExpression="PK, #s, reason, #b, finished_at, claimed_at",
+                        ExpressionAttributeNames={"#s": "status", "#b": "batch"})
     found = {}
     for item in raw:
         record = {k: deserializer.deserialize(v) for k, v in item.items()}

@@ -217,7 +217,7 @@ def prepared(issue_id: str) -> Rendering:
     html = zlib.decompress(bytes(item["html_z"])).decode()
     text = zlib.decompress(bytes(item["text_z"])).decode()
     markers = mail.Markers(item["marker_key"])
-    return Rendering(mail.PreparedMessage(outgoing(item["subject"], html, text, markers), markers),
+    return Rendering(mail.PreparedMessage(outgoing(item["subject"], html, text, markers, issue_id), markers),
                      tuple(item.get("story_ids", ())), str(item.get("stories_digest", "")),
                      audiences.Audience.of(item))
 
@@ -268,13 +268,14 @@ class ConsentWatch:
 consent_watch = ConsentWatch()
 
 
-def outgoing(subject: str, html: str, text: str, markers: mail.Markers) -> mail.OutgoingMessage:
+def outgoing(subject: str, html: str, text: str, markers: mail.Markers, issue_id: str = "") -> mail.OutgoingMessage:
+    """The issue's message; its SES tag names the issue, so a bounce or complaint is counted against it."""
     settings = get_settings()
     return mail.OutgoingMessage(
         to=markers.address, subject=subject, text=text, html=html, sender=settings.newsletter_from,
         reply_to=settings.reply_to, list_id=settings.list_id,
         unsubscribe_url=markers.placeholder("unsubscribe_url"), unsubscribe_mailto=settings.unsubscribe_mailto,
-        tags={"purpose": "newsletter"})
+        tags={"purpose": "newsletter", **({"issue": issue_id} if issue_id else {})})
 
 
 # ---------------------------------------------------------------- sending

@@ -80,8 +80,9 @@ def parse_issue(data: dict) -> dict[str, Any]:
         errors["sections"] = f"Use at most {MAX_SECTIONS} sections."
     requires_approval = str(data.get("requires_approval", "")).lower() in {"yes", "on", "true", "1"} \
         or data.get("requires_approval") is True
+    in_archive = str(data.get("in_archive", "")).lower() in {"yes", "on", "true", "1"} or data.get("in_archive") is True
     issue = {"title": title, "date": issue_date, "introduction": introduction, "sections": parsed_sections,
-             "requires_approval": requires_approval}
+             "requires_approval": requires_approval, "in_archive": in_archive}
     if errors:
         raise ValidationError(errors)
     return issue
@@ -130,9 +131,13 @@ def _new_id(issue_date: str) -> str:
 MAX_SUBMISSION_ID = 64
 
 
-def create(issue: dict, by: str, submission_id: str = "") -> dict:
+KINDS = ("issue", "announcement")
+
+
+def create(issue: dict, by: str, submission_id: str = "", kind: str = "issue") -> dict:
     """A new draft. submission_id: the form's own id, so the same form sent twice (a double click,
-    a reload) is one issue."""
+    a reload) is one issue. kind: a newsletter "issue", or a short "announcement" (to the
+    announcements topic unless chosen otherwise; in the archive only if the coordinator ticks it)."""
     from botocore.exceptions import ClientError
 
     from chalicelib.newsletter import compile_issue
@@ -145,8 +150,8 @@ def create(issue: dict, by: str, submission_id: str = "") -> dict:
         issue_id = _new_id(issue["date"])
     now = clock.iso()
     item = {**keys.issue(issue_id), **keys.issue_index(issue["date"], issue_id), "issue_id": issue_id, **issue,
-            "status": "draft", "created_by": by, "updated_by": by, "created_at": now, "updated_at": now,
-            "revision": 1}
+            "kind": kind, "status": "draft", "created_by": by, "updated_by": by, "created_at": now,
+            "updated_at": now, "revision": 1}
     try:
         aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
     except ClientError as exc:
@@ -187,7 +192,8 @@ def update(issue_id: str, issue: dict, by: str, seen: str = "") -> dict:
     condition = "attribute_exists(PK) AND #s = :draft"
     values = {":t": issue["title"], ":d": issue["date"], ":i": issue["introduction"],
               ":ih": issue["introduction_html"], ":it": issue["introduction_text"],
-              ":s": issue["sections"], ":r": issue["requires_approval"], ":by": by,
+              ":s": issue["sections"], ":r": issue["requires_approval"], ":a": issue.get("in_archive", False),
+              ":by": by,
               ":now": clock.iso(), ":draft": "draft", ":sk": keys.issue_index(issue["date"], issue_id)["GSI1SK"],
               ":one": 1}
     if seen == "0":  # saved before revisions were counted
@@ -199,7 +205,7 @@ def update(issue_id: str, issue: dict, by: str, seen: str = "") -> dict:
         aws.table().update_item(
             Key=keys.issue(issue_id),
             UpdateExpression=("SET title = :t, #d = :d, introduction = :i, introduction_html = :ih, "
-                              "introduction_text = :it, sections = :s, requires_approval = :r, "
+                              "introduction_text = :it, sections = :s, requires_approval = :r, in_archive = :a, "
                               "updated_by = :by, updated_at = :now, GSI1SK = :sk ADD revision :one "
                               "REMOVE approved_by, approved_at"),
             ConditionExpression=condition, ExpressionAttributeNames={"#d": "date", "#s": "status"},
@@ -226,9 +232,32 @@ def copy(issue_id: str, by: str, submission_id: str = "") -> dict:
     fields["sections"] = [{k: v for k, v in section.items() if k not in ("html", "text")}
                           for section in source.get("sections", [])]
     fields["requires_approval"] = bool(source.get("requires_approval"))
+    fields["in_archive"] = bool(source.get("in_archive"))
     fields["date"] = clock.now().date().isoformat()
     fields["title"] = f"Copy of {fields['title']}"[:MAX_TITLE]
-    return create(fields, by=by, submission_id=submission_id)
+    return create(fields, by=by, submission_id=submission_id, kind=source.get("kind", "issue"))
+
+
+def announcement_for(event: dict, by: str, submission_id: str = "") -> dict:
+    """A draft announcement about an event, written for the coordinator to adjust: its news, when and
+    where, and a button to the event's page."""
+    from chalicelib import events
+
+    summary = events.summary(event)
+    button = "Register here" if summary.get("status") == "scheduled" else "See the details"
+    body = f"**When:** {events.when(event)}  \n**Where:** {events.where(event)}  \n**Who it is for:** {event.get('audience', '')}"
+    fields = {"title": f"News about {event['title']}"[:MAX_TITLE], "date": clock.now().date().isoformat(),
+              "introduction": f"There is news about {event['title']}. Write it here, for example: a new date, or places "
+                              "have come free.",
+              "sections": [{"kind": "cta", "heading": event["title"], "body": body, "cta_label": button,
+                            "cta_url": events.public_url(event["event_id"]), "image_url": "", "image_alt": ""}],
+              "requires_approval": False, "in_archive": False, "event_id": event["event_id"]}
+    return create(fields, by=by, submission_id=submission_id, kind="announcement")
+
+
+def in_archive(issue: dict) -> bool:
+    """A sent newsletter issue is always in the public archive; an announcement only if chosen."""
+    return issue["status"] in PUBLISHED and (issue.get("kind") != "announcement" or bool(issue.get("in_archive")))
 
 
 def delete(issue_id: str) -> None:
@@ -266,13 +295,15 @@ def archive_page(before: str = "", size: int = ARCHIVE_PAGE) -> tuple[list[dict]
     from boto3.dynamodb.conditions import Attr, Key
 
     kwargs = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq(keys.issues_index()),
-              "ScanIndexForward": False, "FilterExpression": Attr("status").is_in(list(PUBLISHED))}
+              "ScanIndexForward": False,
+              "FilterExpression": Attr("status").is_in(list(PUBLISHED)) & (
+                  Attr("kind").not_exists() | Attr("kind").ne("announcement") | Attr("in_archive").eq(True))}
     if before:
         try:
             last = get(before)
         except NotFound:
             raise NotFound("There is no such page of the archive.") from None
-        if last["status"] not in PUBLISHED:
+        if not in_archive(last):
             raise NotFound("There is no such page of the archive.")
         kwargs["ExclusiveStartKey"] = {k: last[k] for k in ("PK", "SK", "GSI1PK", "GSI1SK")}
     found = []
@@ -351,7 +382,16 @@ def check_schedule(issue: dict, send_at_london: str) -> datetime:
     return when
 
 
-def schedule(issue_id: str, send_at_london: str, by: str) -> dict:
+def audience_of(issue: dict):
+    """Who an issue goes to: the one chosen at its send, else its kind's own topic."""
+    from chalicelib.audience import Audience
+
+    if issue.get("audience"):
+        return Audience.of(issue)
+    return Audience(("events",)) if issue.get("kind") == "announcement" else Audience()
+
+
+def schedule(issue_id: str, send_at_london: str, by: str, audience=None) -> dict:
     from botocore.exceptions import ClientError
 
     issue = get(issue_id)
@@ -360,11 +400,13 @@ def schedule(issue_id: str, send_at_london: str, by: str) -> dict:
     try:
         aws.table().update_item(
             Key=keys.issue(issue_id),
-            UpdateExpression="SET #s = :scheduled, scheduled_for = :at, scheduled_by = :by, GSI2PK = :pk, GSI2SK = :sk",
+            UpdateExpression=("SET #s = :scheduled, scheduled_for = :at, scheduled_by = :by, GSI2PK = :pk, "
+                              "GSI2SK = :sk, audience = :audience"),
             ConditionExpression="#s = :draft",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":scheduled": "scheduled", ":draft": "draft", ":at": at, ":by": by,
-                                       ":pk": index["GSI2PK"], ":sk": index["GSI2SK"]})
+                                       ":pk": index["GSI2PK"], ":sk": index["GSI2SK"],
+                                       ":audience": (audience or audience_of(issue)).as_item()})
     except ClientError as exc:
         if _conditional_failed(exc):
             raise Conflict("Only a draft can be scheduled.") from exc
@@ -389,8 +431,9 @@ def cancel_schedule(issue_id: str, by: str) -> dict:
     return get(issue_id)
 
 
-def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
-    """Mark the issue sending and queue its dispatch. Only the first of a double click gets True."""
+def start_send(issue_id: str, by: str, from_status: str = "draft", audience=None) -> bool:
+    """Mark the issue sending and queue its dispatch. Only the first of a double click gets True.
+    audience: who it goes to (audience.Audience); a scheduled issue keeps the one chosen when it was scheduled."""
     from botocore.exceptions import ClientError
 
     issue = get(issue_id)
@@ -403,13 +446,14 @@ def start_send(issue_id: str, by: str, from_status: str = "draft") -> bool:
             # Until dispatch has queued everyone, the issue sits in the "undispatched" index, so the
             # scheduler can queue its dispatch again if the message was lost (SQS refused, or dead-lettered).
             UpdateExpression=("SET #s = :sending, sent_by = :by, send_started_at = :now, queued = :zero, sent = :zero, "
-                              "failed = :zero, suppressed = :zero, remaining = :zero, dispatched = :no, "
-                              "GSI2PK = :undispatched, GSI2SK = :sk"),
+                              "failed = :zero, suppressed = :zero, paused = :zero, remaining = :zero, "
+                              "dispatched = :no, GSI2PK = :undispatched, GSI2SK = :sk, audience = :audience"),
             ConditionExpression="#s = :from",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":sending": "sending", ":from": from_status, ":by": by, ":now": clock.iso(),
                                        ":zero": 0, ":no": False, ":undispatched": keys.issues_undispatched(),
-                                       ":sk": f"{clock.iso()}#{issue_id}"})
+                                       ":sk": f"{clock.iso()}#{issue_id}",
+                                       ":audience": (audience or audience_of(issue)).as_item()})
     except ClientError as exc:
         if _conditional_failed(exc):
             return False
@@ -461,7 +505,7 @@ def published(address: str) -> dict:
     """A sent issue by its readable address or its id."""
     item = aws.table().get_item(Key=keys.issue_slug(address[:80])).get("Item") if address else None
     issue = get(item["issue_id"]) if item else get(address[:80])
-    if issue["status"] not in PUBLISHED:
+    if not in_archive(issue):
         raise NotFound("There is no such issue in the archive.")
     return issue
 
@@ -514,9 +558,35 @@ def requeue_stalled_dispatches() -> list[str]:
     return stalled
 
 
+def count_on(issue_id: str, field: str, by: int = 1) -> None:
+    """Add to an issue's after-send counts (bounced, complaints, unsubscribes): the overview's chart."""
+    from botocore.exceptions import ClientError
+
+    try:
+        aws.table().update_item(Key=keys.issue(issue_id), UpdateExpression="ADD #f :n",
+                                ConditionExpression="attribute_exists(PK)", ExpressionAttributeNames={"#f": field},
+                                ExpressionAttributeValues={":n": by})
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def latest_sent() -> dict | None:
+    """The newsletter issue or announcement sent most recently."""
+    sent = [i for i in list_issues(limit=50) if i["status"] in PUBLISHED and i.get("send_started_at")]
+    return max(sent, key=lambda i: i["send_started_at"], default=None)
+
+
+def count_on_latest(field: str) -> None:
+    """An unsubscribe counts against the latest send before it ("unsubscribes after it")."""
+    latest = latest_sent()
+    if latest:
+        count_on(latest["issue_id"], field)
+
+
 def progress(issue_id: str) -> dict:
     issue = get(issue_id)
-    numbers = {k: int(issue.get(k, 0)) for k in ("queued", "sent", "failed", "suppressed", "remaining")}
+    numbers = {k: int(issue.get(k, 0)) for k in ("queued", "sent", "failed", "suppressed", "paused", "remaining")}
     return {"issue_id": issue_id, "status": issue["status"], "dispatched": bool(issue.get("dispatched")),
             "done": issue["status"] == "sent", **numbers,
             "send_started_at": issue.get("send_started_at"), "completed_at": issue.get("completed_at")}

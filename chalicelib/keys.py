@@ -66,6 +66,11 @@ def suppressed_id(item: dict) -> str:
     return item["PK"].removeprefix("SUPPRESS#")
 
 
+# The overview's counters: people who joined and left in a month (London time), one item a month.
+def month_stats(month: str) -> dict:
+    return {"PK": "STATS", "SK": f"MONTH#{month}"}
+
+
 # Fixed-window rate-limit counters (TTL'd).
 def rate_counter(scope: str, subject: str, window: int) -> dict:
     return {"PK": f"RATE#{scope}#{subject}#{window}", "SK": "RATE"}

@@ -171,7 +171,8 @@ def summary(issue: dict, limit: int = 200) -> str:
 
 
 def subject(issue: dict) -> str:
-    return f"#PeerTalk: {issue['title']}"
+    """An issue's subject names the newsletter; an announcement's is its own title."""
+    return issue["title"] if issue.get("kind") == "announcement" else f"#PeerTalk: {issue['title']}"
 
 
 _BLOCK = re.compile(r"PPBLOCK[0-9a-f]+N\d{4}X")  # compiled once: each rendering's own key is checked in the lookup

@@ -13,6 +13,7 @@ from chalicelib.wiring import Metric
 class SesEvent:
     kind: str  # "hard-bounce", "soft-bounce", "complaint" or "ignored"
     recipients: tuple[str, ...]
+    issue_id: str = ""  # the newsletter send it came from (its SES "issue" tag), if any
 
 
 def parse(message: str) -> SesEvent:
@@ -31,7 +32,9 @@ def parse(message: str) -> SesEvent:
     addresses = tuple(r["emailAddress"] for r in recipients)
     if not all(isinstance(a, str) for a in addresses):
         raise TypeError("a recipient address is not a string")
-    return SesEvent(kind, addresses)
+    tagged = ((event.get("mail") or {}).get("tags") or {}).get("issue") or [""]
+    issue_id = tagged[0] if isinstance(tagged, list) and isinstance(tagged[0], str) else ""
+    return SesEvent(kind, addresses, issue_id[:80])
 
 
 def handle(message: str) -> str:
@@ -47,6 +50,11 @@ def handle(message: str) -> str:
         count(Metric.BOUNCES, len(event.recipients))
     elif event.kind == "complaint":
         count(Metric.COMPLAINTS, len(event.recipients))
+    if event.issue_id and event.kind != "soft-bounce":
+        from chalicelib import issues
+
+        issues.count_on(event.issue_id, "bounced" if event.kind == "hard-bounce" else "complaints",
+                        len(event.recipients))
     for address in event.recipients:
         if event.kind == "soft-bounce":
             subscriptions.record_soft_bounce(address)

@@ -338,6 +338,7 @@ def confirm(token: str) -> dict:
             return _signup(token)[1]  # a concurrent click confirmed it first (or it is gone: an error)
         raise
     aws.table().delete_item(Key=keys.suppression(sid))  # a fresh opt-in lifts an erasure or opt-out
+    count_month("joined")
     count(Metric.CONFIRMATIONS)
     emails.send(item["email"], "welcome", "Welcome to #PeerTalk", purpose="welcome",
                 first_name=item.get("first_name", ""), topics=[TOPICS[t] for t in item["topics"]],
@@ -437,7 +438,24 @@ def unsubscribe_for(sid: str, reason: str, by: str) -> bool:
     return True
 
 
+def count_month(field: str, by: int = 1) -> None:
+    """Add to this month's joined or left count (the overview's growth chart): one small write."""
+    month = f"{clock.in_london(clock.now()):%Y-%m}"
+    aws.table().update_item(Key=keys.month_stats(month), UpdateExpression="ADD #f :n",
+                            ExpressionAttributeNames={"#f": field}, ExpressionAttributeValues={":n": by})
+
+
+def _left(item: dict) -> None:
+    """Someone confirmed stopped being subscribed: counted this month, and against the latest issue."""
+    from chalicelib import issues  # issues does not import subscriptions: imported on use all the same
+
+    if item.get("status") == "confirmed":
+        count_month("left")
+        issues.count_on_latest("unsubscribes")
+
+
 def _unsubscribe(sid: str, item: dict, method: str, **details: str) -> None:
+    _left(item)
     now = clock.iso()
     aws.table().update_item(
         Key=keys.subscriber(sid),
@@ -482,7 +500,9 @@ def erase_subscriber(sid: str) -> None:
     suppressed = suppression_of(sid)
     if not (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):  # a bounce or complaint stays
         table.put_item(Item=_suppression(sid, "erased"))
-    table.delete_item(Key=keys.subscriber(sid))
+    old = table.delete_item(Key=keys.subscriber(sid), ReturnValues="ALL_OLD").get("Attributes")
+    if old:
+        _left(old)
     logger().info("subscriber erased")
 
 

@@ -39,6 +39,7 @@ def seed_subscribers() -> None:
             "created_at": now, "confirmed_at": now, "consent": consent,
             "consent_history": [{"event": "given", **consent}], "soft_bounces": 0,
         })
+    subscriptions.count_month("joined", len(DEMO_SUBSCRIBERS))  # they joined this month, on the overview
 
 
 def seed() -> None:

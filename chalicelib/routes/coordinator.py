@@ -73,8 +73,33 @@ def sign_out(coordinator):
 
 @web.route(bp, "/coordinator", coordinator=True)
 def dashboard(coordinator):
+    from chalicelib import overview
+
     return web.html(render_page("coordinator/dashboard.html", coordinator=coordinator,
-                                counts=subscriptions.counts_by_status()))
+                                counts=subscriptions.counts_by_status(), attention=overview.attention(),
+                                growth=overview.growth(), sends=overview.recent_sends()))
+
+
+def _svg(body: str) -> Response:
+    from chalicelib import overview
+
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": "image/svg+xml; charset=utf-8", "Cache-Control": "private, no-store",
+        "Content-Security-Policy": overview.CHART_CSP})
+
+
+@web.route(bp, "/coordinator/charts/growth.svg", coordinator=True)
+def growth_chart(coordinator):
+    from chalicelib import overview
+
+    return _svg(overview.growth_svg(overview.growth()))
+
+
+@web.route(bp, "/coordinator/charts/sends.svg", coordinator=True)
+def sends_chart(coordinator):
+    from chalicelib import overview
+
+    return _svg(overview.sends_svg(overview.recent_sends()))
 
 
 @web.route(bp, "/coordinator/subscribers", coordinator=True)

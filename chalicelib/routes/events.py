@@ -189,7 +189,26 @@ def coordinator_event(event_id, coordinator):
     return web.html(render_page(
         "coordinator/event.html", coordinator=coordinator, event=event, summary=events.summary(event),
         registrations=regs, positions=events.waiting_positions(event_id), when=events.when(event),
-        where=events.where(event), notice=_notice(query), modes=events.MODES, active=events.ACTIVE))
+        where=events.where(event), notice=_notice(query), modes=events.MODES, active=events.ACTIVE,
+        submission_id=_submission()))
+
+
+def _submission() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(16)
+
+
+@web.route(bp, "/coordinator/events/{event_id}/announcement", methods=["POST"], coordinator=True)
+def announce_event(event_id, coordinator):
+    """Start an announcement about this event: a draft in the editor, to the announcements topic."""
+    from chalicelib import issues
+
+    event = events.get_or_404(event_id)
+    data = web.body(bp.current_request)
+    draft = issues.announcement_for(event, by=coordinator.email,
+                                    submission_id=str(data.get("submission_id", ""))[:issues.MAX_SUBMISSION_ID])
+    return web.redirect(f"/coordinator/issues/{draft['issue_id']}/edit")
 
 
 def _people(n: int) -> str:

@@ -24,6 +24,8 @@ def _shareable_stories() -> list:
 def _top_values(source: dict) -> dict:
     values = {k: source.get(k, "") for k in ("title", "date", "introduction", "submission_id")}
     values["requires_approval"] = source.get("requires_approval") in (True, "yes", "on")
+    values["in_archive"] = source.get("in_archive") in (True, "yes", "on")
+    values["kind"] = source.get("kind", "issue")
     return values
 
 
@@ -230,6 +232,7 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
           test_to: str = ""):
     import secrets as pysecrets
 
+    from chalicelib import audience
     from chalicelib.rendering import environment
 
     issue = issues.get(issue_id)
@@ -244,7 +247,7 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
         "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=issues.progress(issue_id),
         failures=issues.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
         notice=notice, errors=errors or {}, values={"send_at": "", "test_to": test_to or coordinator.email},
-        submission_id=pysecrets.token_urlsafe(16)),
+        submission_id=pysecrets.token_urlsafe(16), audience_text=audience.describe(issues.audience_of(issue))),
         status=status)
 
 
@@ -297,16 +300,28 @@ def send_test(issue_id, coordinator):
     return web.redirect(f"/coordinator/issues/{issue_id}?test={len(addresses)}")
 
 
-def _confirm_page(coordinator, issue: dict, send_at: str = ""):
-    """What a send will do, and to how many people, before anything is sent or scheduled."""
-    from chalicelib import delivery, newsletter
+def _confirm_page(coordinator, issue: dict, send_at: str = "", chosen=None, values: dict | None = None,
+                  errors: dict | None = None, status: int = 200):
+    """What a send will do, and to exactly how many people, before anything is sent or scheduled."""
+    from chalicelib import audience, delivery, newsletter
     from chalicelib.rendering import environment
     from chalicelib.settings import get_settings
+    from chalicelib.subscriptions import TOPICS
 
+    chosen = chosen or issues.audience_of(issue)
+    recipients, paused = delivery.audience_count(chosen)
     when = environment().filters["london"](issues.london_to_utc(send_at)) if send_at else ""
     return web.html(render_page(
         "coordinator/issue_send.html", coordinator=coordinator, issue=issue, subject=newsletter.subject(issue),
-        sender=get_settings().newsletter_from, recipients=delivery.audience_count(), send_at=send_at, when=when))
+        sender=get_settings().newsletter_from, recipients=recipients, paused=paused, send_at=send_at, when=when,
+        chosen=chosen, audience_text=audience.describe(chosen), topics=TOPICS, tags=audience.tags(),
+        values=values or {}, errors=errors or {}), status=status)
+
+
+def _chosen_audience(issue: dict, data: dict):
+    from chalicelib import audience
+
+    return audience.parse_audience(data, default=issues.audience_of(issue))
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/send", coordinator=True)
@@ -318,15 +333,35 @@ def confirm_send(issue_id, coordinator):
         issues.check_ready(issue)
     except Conflict as error:
         return _refused(coordinator, issue_id, error, "send")
-    return _confirm_page(coordinator, issue)
+    query = dict(bp.current_request.query_params or {})
+    if "audience_form" in query:  # the count asked again for another audience: a GET of the same page
+        params = bp.current_request.query_params
+        for name in ("audience_topics", "audience_tags"):
+            query[name] = params.getlist(name) if name in query else []
+    send_at = str(query.get("send_at", ""))
+    try:
+        if send_at:
+            issues.check_schedule(issue, send_at)
+        chosen = _chosen_audience(issue, query)
+    except ValidationError as error:
+        return _confirm_page(coordinator, issue, "" if "send_at" in error.errors else send_at,
+                             errors=error.errors, status=400)
+    return _confirm_page(coordinator, issue, send_at, chosen)
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/send", methods=["POST"], coordinator=True)
 def send_now(issue_id, coordinator):
-    if not web.wants_json(bp.current_request) and web.body(bp.current_request).get("confirm") != "yes":
+    data = web.body(bp.current_request)
+    if not web.wants_json(bp.current_request) and data.get("confirm") != "yes":
         return web.redirect(f"/coordinator/issues/{issue_id}/send")  # only the confirmation page sends
+    issue = issues.get(issue_id)
     try:
-        started = issues.start_send(issue_id, by=coordinator.email)
+        chosen = _chosen_audience(issue, data)
+        started = issues.start_send(issue_id, by=coordinator.email, audience=chosen)
+    except ValidationError as error:
+        if web.wants_json(bp.current_request):
+            raise
+        return _confirm_page(coordinator, issue, errors=error.errors, status=400)
     except Conflict as error:
         return _refused(coordinator, issue_id, error, "send")
     return _after(issue_id, "sending" if started else "already", status=202)
@@ -341,7 +376,14 @@ def schedule_issue(issue_id, coordinator):
             issue = issues.get(issue_id)
             issues.check_schedule(issue, send_at)  # a wrong time is said now, on the issue's page
             return _confirm_page(coordinator, issue, send_at)
-        issues.schedule(issue_id, send_at, by=coordinator.email)
+        issue = issues.get(issue_id)
+        try:
+            chosen = _chosen_audience(issue, data)
+        except ValidationError as error:
+            if web.wants_json(bp.current_request):
+                raise
+            return _confirm_page(coordinator, issue, send_at, errors=error.errors, status=400)
+        issues.schedule(issue_id, send_at, by=coordinator.email, audience=chosen)
     except ValidationError as error:
         if web.wants_json(bp.current_request):
             raise

@@ -6,7 +6,7 @@ import json
 from chalice import Blueprint, Response
 
 from chalicelib import subscriptions, web
-from chalicelib.errors import InvalidToken, NotFound, ValidationError
+from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
 from chalicelib.rendering import render_page
 
 bp = Blueprint(__name__)
@@ -23,6 +23,9 @@ PREFERENCES_NOTICES = {
     "saved-not-subscribed": "Your choices are saved, but you are still unsubscribed: saving does not "
                             "subscribe you again, so we send you nothing.",
     "unsubscribed": "You are unsubscribed: we will send you no more #PeerTalk emails.",
+    "paused": "Your email is paused. We will send you nothing until the date below, and then start again by ourselves.",
+    "resumed": "Your email is on again: you will get the next issue.",
+    "not-paused": "Your email was not paused, so nothing changed.",
 }
 
 
@@ -122,7 +125,8 @@ def _preferences_page(token: str, subscriber: dict, errors: dict, values: dict |
     return web.html(render_page(
         "preferences.html", token=token, subscriber=subscriber, errors=errors,
         notice=PREFERENCES_NOTICES.get(notice, ""), values={"first_name": values.get("first_name", "")},
-        chosen=_chosen(values, []), topics=subscriptions.TOPICS,
+        chosen=_chosen(values, []), topics=subscriptions.TOPICS, pause_months=subscriptions.PAUSE_MONTHS,
+        paused=subscriptions.is_paused(subscriber),
         unsubscribe_url=subscriptions.links_for(subscriber)["unsubscribe_url"]), status=status)
 
 
@@ -180,6 +184,24 @@ def update_preferences(token):
     except ValidationError as error:
         return _preferences_page(token, subscriptions.preferences(token), error.errors, values=data, status=400)
     return web.redirect(f"/preferences/{token}?notice={outcome}")
+
+
+@web.route(bp, "/preferences/{token}/pause", methods=["POST"])
+def pause(token):
+    data = web.body(bp.current_request)
+    try:
+        subscriptions.pause(token, subscriptions.parse_pause(data))
+    except ValidationError as error:
+        return _preferences_page(token, subscriptions.preferences(token), error.errors, status=400)
+    except Conflict as error:
+        return _preferences_page(token, subscriptions.preferences(token), {"months": error.message}, status=409)
+    return web.redirect(f"/preferences/{token}?notice=paused")
+
+
+@web.route(bp, "/preferences/{token}/resume", methods=["POST"])
+def resume(token):
+    resumed = subscriptions.resume(token)
+    return web.redirect(f"/preferences/{token}?notice={'resumed' if resumed else 'not-paused'}")
 
 
 @web.route(bp, "/preferences/{token}/export", methods=["POST"])

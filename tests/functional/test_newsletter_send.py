@@ -127,7 +127,7 @@ def test_end_to_end_each_subscriber_gets_exactly_one_copy_with_their_own_links(c
     progress = issues.progress(issue_id)
     assert progress | {"send_started_at": None, "completed_at": None} == {
         "issue_id": issue_id, "status": "sent", "dispatched": True, "done": True, "queued": 260, "sent": 260,
-        "failed": 0, "suppressed": 0, "remaining": 0, "send_started_at": None, "completed_at": None}
+        "failed": 0, "suppressed": 0, "paused": 0, "remaining": 0, "send_started_at": None, "completed_at": None}
 
 
 def test_a_double_clicked_send_queues_one_dispatch(client, coordinator, outbox):
