@@ -343,7 +343,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     recipient_ids = list(dict.fromkeys(recipient_ids))
     key = batch_key(issue_id, recipient_ids)
     people = _people(recipient_ids)
-    chosen, now = prepared(issue_id).audience, clock.iso()
+    chosen, now = _audience(issue_id), clock.iso()
     earlier = EarlierAttempts(issue_id, key)
     consent_watch.forget(issue_id)
     outcomes: list[Outcome] = []
@@ -378,6 +378,15 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     if busy or unfinished or tally["release"]:
         raise RetryLater(f"{busy} being sent elsewhere, {unfinished} not reached, {tally['release']} to retry")
     return tally
+
+
+def _audience(issue_id: str) -> audiences.Audience:
+    """Who this send is for, from the rendering every sender holds; once the send is complete (its
+    rendering deleted), a late duplicate message reads it from the issue."""
+    try:
+        return prepared(issue_id).audience
+    except KeyError:
+        return issues.audience_of(issues.get(issue_id))
 
 
 def _unwanted(subscriber: dict | None, chosen: audiences.Audience, now_iso: str) -> str:

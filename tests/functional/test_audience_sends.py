@@ -239,3 +239,21 @@ def test_a_persons_page_shows_what_was_sent_to_them(client, outbox, coordinator)
     section = page.split('id="sent-title"')[1].split("</section>")[0]
     assert "Spring issue" in section and "Sent" in section and "Announcements only" not in section
     assert "records no opens or clicks" in page
+
+
+def test_a_duplicate_message_after_the_send_is_complete_settles_quietly(outbox):
+    """The stored rendering (with its audience) is deleted when a send completes; a late duplicate
+    queue message finds every recipient settled and neither fails nor sends."""
+    from chalicelib import aws, delivery, issues, keys
+
+    emails = add_subscribers(3)
+    issue_id = new_issue(title="Once")
+    issues.start_send(issue_id, by="zoe@peerpost.test")
+    runner().drain_all()
+    assert issues.progress(issue_id)["done"]
+    assert "Item" not in aws.table().get_item(Key=keys.issue_rendered(issue_id))
+    from chalicelib import subscriptions
+
+    delivery.prepared.cache_clear()
+    tally = delivery.send_batch(issue_id, [subscriptions.email_id(e) for e in emails])
+    assert tally["sent"] == 3 and len([m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Once"]) == 3
