@@ -16,6 +16,14 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+# Hypothesis draws the same examples on every run unless told otherwise (HYPOTHESIS_PROFILE=explore
+# looks further, with a fresh seed each time), so CI on a busy machine is deterministic.
+from hypothesis import settings as _hypothesis  # noqa: E402
+
+_hypothesis.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+_hypothesis.register_profile("explore", deadline=None, max_examples=500)
+_hypothesis.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 REGION = "eu-west-2"
 pytest_plugins = ["tests.pii_log_guard"]  # no address, name or story text in any log line
 
