@@ -39,8 +39,9 @@ reset:
 test: $(STAMP) browser-deps checkov
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
+# Without Chromium, running servers or the Lambda package: the loop while changing a service.
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not browser and not live and not package" $(PYTEST_ARGS)
 
 # Every bench/run_*.py, in name order; each prints a table and merges into bench/results.json.
 bench: $(STAMP)

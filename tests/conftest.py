@@ -28,6 +28,17 @@ REGION = "eu-west-2"
 pytest_plugins = ["tests.pii_log_guard"]  # no address, name or story text in any log line
 
 
+def pytest_collection_modifyitems(items):
+    """Mark what `make test-fast` leaves out: tests of a running local server or subprocess ("live")
+    and tests of the built Lambda package ("package"), found by the fixtures and files they use."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"package", "sam"}:
+            item.add_marker(pytest.mark.package)
+        if fixtures & {"peerpost"} or item.path.name in {"test_local_data.py", "test_send_harness.py"}:
+            item.add_marker(pytest.mark.live)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_state():
     from chalicelib import aws, clock, delivery, mail, settings

@@ -1,14 +1,13 @@
 """Property tests of the one consent decision, over random stories, levels, channels and edit histories.
 
-Two layers: consent.decide on arbitrary (even malformed) records, and the real service (moto) driven
-through random histories of submissions, consent changes, edits, approvals, moderation and withdrawal,
-checked against an independent model of what the contributor agreed to.
+consent.decide on arbitrary (even malformed) records, with no AWS at all. The real service driven
+through random histories is tests/functional/test_consent_history.py.
 """
 from __future__ import annotations
 
 import string
 
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from chalicelib import consent
 from chalicelib.consent import CHANNELS, LEVELS
@@ -86,103 +85,3 @@ def test_private_and_withdrawn_stories_appear_nowhere(story):
                     {**story, "status": "withdrawn"},
                     {**story, "consent": {**story["consent"], "channels": []}}):
         assert all(consent.decide(variant, channel) is None for channel in CHANNELS)
-
-
-# ---------------------------------------------------------------- the real service, random histories
-
-operations = st.lists(st.one_of(
-    st.tuples(st.just("consent"), st.sampled_from(LEVELS), channel_sets),
-    st.tuples(st.just("edit"), words.filter(lambda w: w.strip())),
-    st.tuples(st.just("approve")),
-    st.tuples(st.just("approve_stale")),
-    st.tuples(st.just("keep_mine")),
-    st.tuples(st.just("status"), st.sampled_from(["in_review", "approved", "published", "rejected"])),
-    st.tuples(st.just("publish")),
-    st.tuples(st.just("publish")),
-    st.tuples(st.just("withdraw")),
-), max_size=8)
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(level=st.sampled_from(LEVELS), channels=channel_sets, name=names, history=operations)
-def test_random_histories_through_the_service(level, channels, name, history):
-    import boto3
-    from moto import mock_aws
-
-    from chalicelib import aws, stories
-    from chalicelib.errors import PeerPostError
-    from localdev import stack
-
-    aws.reset()
-    with mock_aws():
-        stack.create_all(boto3.session.Session(region_name="eu-west-2"))
-        if level in ("first_name", "full_name") and not name:
-            name = "Robin Ashdown"
-        channels = [] if level == "private" else channels
-        submission = stories.parse_submission({
-            "title": "A story", "text": "Version one words", "name": name, "email": "",
-            "level": level, "channels": channels, "consent": "yes"})
-        story_id = stories.submit(submission, "client")
-        # The model: what the contributor has agreed to, kept independently of the store.
-        model = {"level": level, "channels": set(channels), "approved_texts": {1: "Version one words"},
-                 "latest": 1, "withdrawn": False}
-        for step in history:
-            try:
-                if step[0] == "consent":
-                    stories.change_consent(story_id, {"level": step[1], "channels": list(step[2])})
-                    model["level"], model["channels"] = step[1], set(step[2])
-                elif step[0] == "edit":
-                    stories.edit(story_id, {"title": "A story", "text": step[1]}, "zoe@peerpost.test")
-                    model["latest"] += 1
-                    model.setdefault("texts", {})[model["latest"]] = stories.clean_text(step[1])
-                elif step[0] == "approve":
-                    stories.approve_version(story_id, model["latest"])
-                    model["approved_texts"][model["latest"]] = model["texts"][model["latest"]]
-                elif step[0] == "keep_mine":
-                    stories.keep_my_version(story_id, model["latest"])
-                    restored = model["approved_texts"][max(model["approved_texts"])]
-                    model["latest"] += 1
-                    model["approved_texts"][model["latest"]] = restored
-                elif step[0] == "approve_stale":
-                    stories.approve_version(story_id, model["latest"] - 1)
-                elif step[0] == "status":
-                    stories.set_status(story_id, step[1])
-                elif step[0] == "publish":
-                    for status in ("in_review", "approved", "published"):
-                        try:
-                            stories.set_status(story_id, status)
-                        except PeerPostError:
-                            pass
-                elif step[0] == "withdraw":
-                    stories.withdraw(story_id)
-                    model["withdrawn"] = True
-            except PeerPostError:
-                pass  # refused operations must change nothing the model relies on
-            for channel in CHANNELS:
-                shared = stories.shareable(story_id, channel)
-                in_list = [s for s in stories.shareable_for(channel) if s.story_id == story_id]
-                assert in_list == ([shared] if shared else [])
-                if shared is None:
-                    continue
-                assert not model["withdrawn"]
-                assert model["level"] != "private"
-                assert channel in model["channels"]
-                assert shared.attribution in allowed_attributions(model["level"], name)
-                assert shared.version == model["latest"]
-                assert shared.text == model["approved_texts"][shared.version]
-                event("a story was shared")
-        # The exports for social media and reports are renders too: same rules, read from the CSV.
-        import csv
-        import io
-
-        for channel in CHANNELS:
-            rows = list(csv.DictReader(io.StringIO(stories.export_channel_csv(channel))))
-            if model["withdrawn"] or model["level"] == "private" or channel not in model["channels"]:
-                assert rows == []
-            for row in rows:
-                assert unquoted(row["attribution"]) & allowed_attributions(model["level"], name)
-                assert unquoted(row["text"]) & set(model["approved_texts"].values())
-        if model["withdrawn"]:
-            story = stories.get(story_id)
-            assert story["versions"] == [] and "name" not in story
-    aws.reset()
