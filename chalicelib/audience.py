@@ -266,6 +266,14 @@ def _id_named(name: str, known: dict[str, str]) -> str:
     return next((tag_id for tag_id, tag in known.items() if tag.casefold() == name.casefold()), "")
 
 
+def _with_tag_map():
+    """The table, once the tags item has a map to set names in (a path into a missing map fails)."""
+    table = aws.table()
+    table.update_item(Key=keys.tags(), UpdateExpression="SET tag_map = if_not_exists(tag_map, :empty)",
+                      ExpressionAttributeValues={":empty": {}})
+    return table
+
+
 def define_tag(name: str) -> bool:
     """Add a tag to the set coordinators choose from; False if one of that name is there already."""
     import uuid
@@ -275,9 +283,7 @@ def define_tag(name: str) -> bool:
     known = tag_names()
     if _id_named(name, known):
         return False
-    table = aws.table()
-    table.update_item(Key=keys.tags(), UpdateExpression="SET tag_map = if_not_exists(tag_map, :empty)",
-                      ExpressionAttributeValues={":empty": {}})
+    table = _with_tag_map()
     legacy = len(known) - len((table.get_item(Key=keys.tags(), ConsistentRead=True)["Item"]).get("tag_map", {}))
     try:  # the limit holds under two coordinators adding at once: a condition, not the read above
         table.update_item(
@@ -301,9 +307,7 @@ def rename_tag(tag_id: str, name: str) -> None:
     clash = _id_named(name, known)
     if clash and clash != tag_id:
         raise ValidationError({f"name-{tag_id}": f"There is already a tag called “{known[clash]}”."})
-    table = aws.table()
-    table.update_item(Key=keys.tags(), UpdateExpression="SET tag_map = if_not_exists(tag_map, :empty)",
-                      ExpressionAttributeValues={":empty": {}})
+    table = _with_tag_map()
     try:
         table.update_item(
             Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n DELETE tag_names :ids",
