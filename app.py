@@ -6,6 +6,7 @@ from chalicelib.routes import coordinator, public, subscriptions as subscription
 from chalicelib.routes import issues as issue_routes
 from chalicelib.routes import events as event_routes
 from chalicelib.routes import stories as story_routes
+from chalicelib.routes import imports as import_routes
 
 # Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
 # "peerpost" logger would print every line twice, once without its structure.
@@ -20,6 +21,7 @@ app.register_blueprint(coordinator.bp)
 app.register_blueprint(issue_routes.bp)
 app.register_blueprint(event_routes.bp)
 app.register_blueprint(story_routes.bp)
+app.register_blueprint(import_routes.bp)
 
 
 @app.middleware("http")
@@ -61,6 +63,13 @@ def process_signups(event):
     from chalicelib import subscriptions
 
     return subscriptions.handle_signups(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=wiring.IMPORT_QUEUE, batch_size=1)
+def import_subscribers(event):
+    from chalicelib import imports
+
+    return imports.handle(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=wiring.DISPATCH_QUEUE, batch_size=1)

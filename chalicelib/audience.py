@@ -1,6 +1,7 @@
 """The coordinator's view of subscribers: a filtered page at a time, finding one person, their record."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from itertools import islice
 
@@ -15,6 +16,9 @@ MAX_QUERIES_PER_PAGE = 10
 MAX_REASON = 500
 MAX_TAG = 40
 MAX_TAGS = 50
+# Filter by basis (chalicelib/imports.py sets it on everyone it imports).
+BASES = {"signed-up": "Signed up themselves", "re-permission": "Imported: re-permission",
+         "evidence": "Imported with evidence", "soft-opt-in": "Charitable soft opt-in"}
 _BAD_CURSOR = "This list link is out of date. Start again from the first page."
 
 
@@ -24,6 +28,7 @@ class Filter:
     topic: str = ""
     tag: str = ""
     find: str = ""
+    basis: str = ""  # how they came onto the list: an import's basis, or "signed-up" (by themselves)
 
 
 @dataclass(frozen=True)
@@ -100,9 +105,12 @@ def parse_filter(query: dict) -> Filter:
     if tag and tag not in tags():
         errors["tag"] = "Choose a tag from the list."
     find = clean_line(query.get("find"))[:254]
+    basis = str(query.get("basis") or "")
+    if basis and basis not in BASES:
+        errors["basis"] = "Choose a basis from the list."
     if errors:
         raise ValidationError(errors)
-    return Filter(status, topic, tag, find)
+    return Filter(status, topic, tag, find, basis)
 
 
 def page(chosen: Filter, cursor: str = "") -> Page:
@@ -124,6 +132,8 @@ def page(chosen: Filter, cursor: str = "") -> Page:
     wanted += [Attr("tags").contains(chosen.tag)] if chosen.tag else []
     wanted += [Attr("paused_until").gt(clock.iso())] if chosen.status == "paused" else []
     wanted += [Attr("suppressed").exists()] if chosen.status == "suppressed" else []
+    if chosen.basis:  # people who signed up themselves carry no basis
+        wanted.append(Attr("basis").not_exists() if chosen.basis == "signed-up" else Attr("basis").eq(chosen.basis))
     if wanted:
         query["FilterExpression"] = functools.reduce(operator.and_, wanted)
     people: list[dict] = []

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 import time
 import uuid
 import zlib
@@ -28,6 +27,7 @@ from typing import Callable
 from chalicelib import audience as audiences, aws, clock, issues, keys, mail, newsletter, subscriptions
 from chalicelib.errors import ReadsUnprocessed, SendThrottled
 from chalicelib.observability import count, logger
+from chalicelib.pacing import Pacer
 from chalicelib.wiring import Metric
 from chalicelib.settings import get_settings
 
@@ -287,33 +287,6 @@ class Outcome:
     status: str  # sent | failed | suppressed | paused | release
     reason: str = ""
     stored: bool = False  # already in the table as it stands (the claim itself, or an earlier attempt)
-
-
-class Pacer:
-    """Spaces sends so that all concurrent senders together stay within settings.send_rate_per_second.
-
-    Each sender keeps to a schedule of one send per concurrency / rate seconds. Time it lost (a slow
-    call, the reads and writes between queue messages) it may make up, but never more than
-    CATCH_UP_SECONDS of it: together the senders then never exceed the rate by more than that much
-    in any window, within the second of burst SES allows."""
-
-    CATCH_UP_SECONDS = 0.5
-
-    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._sleep = sleep
-        self._next: float | None = None
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        settings = get_settings()
-        interval = max(1, settings.send_concurrency) / settings.send_rate_per_second
-        with self._lock:
-            now = time.monotonic()
-            scheduled = now if self._next is None else max(self._next, now - self.CATCH_UP_SECONDS)
-            wait_for = scheduled - now
-            self._next = scheduled + interval
-        if wait_for > 0:
-            self._sleep(wait_for)
 
 
 pacer = Pacer()

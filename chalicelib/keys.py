@@ -213,3 +213,8 @@ def delivery_failure_index(issue_id: str, at: str, recipient_id: str) -> dict:
 # One-off sends (purpose, recipient): e.g. a reminder, an offer; makes any send idempotent.
 def send_claim(purpose: str, recipient_id: str) -> dict:
     return {"PK": f"SENT#{purpose}", "SK": f"TO#{recipient_id}"}
+
+
+# Imports: one item per uploaded CSV (its choices, state and counts; the file itself is in S3).
+def import_job(job_id: str) -> dict:
+    return {"PK": f"IMPORT#{job_id}", "SK": META}

@@ -60,6 +60,7 @@ class Settings:
     dispatch_queue: str
     send_queue: str
     signup_queue: str
+    import_queue: str
     public_base_url: str
     media_bucket: str
     media_base_url: str
@@ -102,7 +103,7 @@ class Settings:
             value = getattr(self, name)
             if value < least:
                 problems.append(f"{ENV[name]} must be at least {least}, not {value}")
-        for name in ("table_name", "dispatch_queue", "send_queue", "signup_queue", "media_bucket"):
+        for name in ("table_name", "dispatch_queue", "send_queue", "signup_queue", "import_queue", "media_bucket"):
             if not getattr(self, name):
                 problems.append(f"{ENV[name]} must not be empty")
         for name in ("public_base_url", "media_base_url"):
@@ -143,6 +144,7 @@ def from_environ(env: dict | None = None) -> Settings:
         dispatch_queue=env.get(ENV["dispatch_queue"], wiring.DISPATCH_QUEUE),
         send_queue=env.get(ENV["send_queue"], wiring.SEND_QUEUE),
         signup_queue=env.get(ENV["signup_queue"], wiring.SIGNUP_QUEUE),
+        import_queue=env.get(ENV["import_queue"], wiring.IMPORT_QUEUE),
         public_base_url=base_url,
         media_bucket=env.get(ENV["media_bucket"], wiring.MEDIA_BUCKET),
         # Deployed: the CloudFront distribution in front of the bucket. Locally, localdev serves /media.

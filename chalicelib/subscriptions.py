@@ -248,6 +248,9 @@ def _send_confirmation(item: dict) -> None:
                 topics=[TOPICS[t] for t in item["topics"]], expiry_hours=settings.pending_expiry_hours)
 
 
+send_confirmation = _send_confirmation  # chalicelib.imports sends re-permission the same email
+
+
 def resend_confirmation(sid: str, submission: str = "") -> bool:
     """A coordinator sends a pending sign-up a fresh confirmation link (the time to confirm starts
     again). False, and nothing sent, unless they are waiting to confirm and their address is mailable,
@@ -729,6 +732,9 @@ def export_csv() -> str:
 def _csv_safe(value: str) -> str:
     """Stop spreadsheet formula injection from names people typed."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+csv_safe = _csv_safe  # the import report guards its cells the same way
 
 
 def purge_expired_pending() -> int:

@@ -133,7 +133,7 @@ def _parse_body(request) -> dict[str, Any]:
     kind = content_type(request)
     if len(raw) > (MAX_UPLOAD_BODY_BYTES if kind == "multipart/form-data" else MAX_BODY_BYTES):
         raise PayloadTooLarge("The form is too large. Please shorten what you wrote, or choose a smaller "
-                              "image (at most 4 MB), and try again.")
+                              "file (an image or a CSV list: at most 4 MB), and try again. Nothing was saved.")
     if not raw:
         return {}
     if kind == "application/json":

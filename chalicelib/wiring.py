@@ -15,6 +15,7 @@ TABLE = "peerpost"
 DISPATCH_QUEUE = "peerpost-dispatch"
 SEND_QUEUE = "peerpost-send"
 SIGNUP_QUEUE = "peerpost-signups"
+IMPORT_QUEUE = "peerpost-imports"
 SES_EVENTS_TOPIC = "peerpost-ses-events"
 ALARM_TOPIC = "peerpost-alarms"
 MEDIA_BUCKET = "peerpost-media"
@@ -27,6 +28,8 @@ RESOURCES = {
     "SendDeadLetterQueue": f"{SEND_QUEUE}-dlq",
     "SignupQueue": SIGNUP_QUEUE,
     "SignupDeadLetterQueue": f"{SIGNUP_QUEUE}-dlq",
+    "ImportQueue": IMPORT_QUEUE,
+    "ImportDeadLetterQueue": f"{IMPORT_QUEUE}-dlq",
     "SesEventsTopic": SES_EVENTS_TOPIC,
     "AlarmTopic": ALARM_TOPIC,
     "MediaBucket": MEDIA_BUCKET,
@@ -69,6 +72,7 @@ VARIABLES = (
     Variable("PEERPOST_DISPATCH_QUEUE", "dispatch_queue", deployed=True),
     Variable("PEERPOST_SEND_QUEUE", "send_queue", deployed=True),
     Variable("PEERPOST_SIGNUP_QUEUE", "signup_queue", deployed=True),
+    Variable("PEERPOST_IMPORT_QUEUE", "import_queue", deployed=True),
     Variable("PEERPOST_PUBLIC_BASE_URL", "public_base_url", deployed=True),
     Variable("PEERPOST_MEDIA_BUCKET", "media_bucket", deployed=True),
     Variable("PEERPOST_MEDIA_BASE_URL", "media_base_url", deployed=True),

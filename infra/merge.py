@@ -113,6 +113,7 @@ def _deployed_values(ses_send_rate: float) -> dict:
         "dispatch_queue": {"Fn::GetAtt": ["DispatchQueue", "QueueName"]},
         "send_queue": {"Fn::GetAtt": ["SendQueue", "QueueName"]},
         "signup_queue": {"Fn::GetAtt": ["SignupQueue", "QueueName"]},
+        "import_queue": {"Fn::GetAtt": ["ImportQueue", "QueueName"]},
         "ses_configuration_set": {"Ref": "SesConfigurationSet"},
         "signing_secret_parameter": {"Fn::Sub": "/peerpost/${Stage}/signing-secret"},
         "public_base_url": {"Ref": "PublicBaseUrl"},

@@ -105,10 +105,10 @@ def sends_chart(coordinator):
 @web.route(bp, "/coordinator/subscribers", coordinator=True)
 def subscribers(coordinator):
     query = bp.current_request.query_params or {}
-    values = {k: str(query.get(k, "")) for k in ("status", "topic", "tag", "find")}
+    values = {k: str(query.get(k, "")) for k in ("status", "topic", "tag", "find", "basis")}
     context = {"coordinator": coordinator, "counts": subscriptions.counts_by_status(), "values": values,
                "statuses": audience.FILTER_STATUSES, "topics": subscriptions.TOPICS, "tags": audience.tags(),
-               "tag_names_of": audience.names_of, "is_paused": subscriptions.is_paused,
+               "tag_names_of": audience.names_of, "is_paused": subscriptions.is_paused, "bases": audience.BASES,
                "notice": SUBSCRIBER_DONE.get(str(query.get("done", "")), "")}
     try:
         chosen = audience.parse_filter(query)
@@ -119,7 +119,8 @@ def subscribers(coordinator):
     next_url = ""
     if found.next_cursor:
         next_url = "/coordinator/subscribers?" + urlencode(
-            {"status": chosen.status, "topic": chosen.topic, "tag": chosen.tag, "after": found.next_cursor})
+            {"status": chosen.status, "topic": chosen.topic, "tag": chosen.tag, "basis": chosen.basis,
+             "after": found.next_cursor})
     return web.html(render_page("coordinator/subscribers.html", errors={}, found=found, chosen=chosen,
                                 next_url=next_url, **context))
 

@@ -117,6 +117,7 @@ def test_the_app_the_local_stack_and_the_template_use_the_same_names(sam):
     sources = {c.name: c for c in app.event_sources if isinstance(c, (SQSEventConfig, SNSEventConfig))}
     assert {n: getattr(c, "queue", None) or c.topic for n, c in sources.items()} == {
         "ses_events": wiring.SES_EVENTS_TOPIC, "process_signups": wiring.SIGNUP_QUEUE,
-        "dispatch_issue": wiring.DISPATCH_QUEUE, "send_newsletter": wiring.SEND_QUEUE}
+        "dispatch_issue": wiring.DISPATCH_QUEUE, "send_newsletter": wiring.SEND_QUEUE,
+        "import_subscribers": wiring.IMPORT_QUEUE}
     for logical_id in wiring.RESOURCES:
         assert logical_id in sam["Resources"], logical_id

@@ -151,9 +151,13 @@ def test_uploads_reach_the_api_intact_and_only_the_api_may_store_images(sam):
         role = resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]
         statements = _statements(role["Properties"]["Policies"])
         touches_s3 = [s for s in statements if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
-        if name == "APIHandler":
-            [store] = touches_s3
-            assert sorted(store["Action"]) == ["s3:GetObject", "s3:PutObject"]
-            assert store["Resource"] == {"Fn::Sub": "${MediaBucket.Arn}/images/*"}
+        if name == "APIHandler":  # images, and the lists coordinators upload to import (and their reports)
+            assert {s["Resource"]["Fn::Sub"]: sorted(s["Action"]) for s in touches_s3} == {
+                "${MediaBucket.Arn}/images/*": ["s3:GetObject", "s3:PutObject"],
+                "${MediaBucket.Arn}/imports/*": ["s3:GetObject", "s3:PutObject"]}
+        elif name == "ImportSubscribers":  # reads the upload, writes the report, deletes the upload when done
+            [files] = touches_s3
+            assert files["Resource"] == {"Fn::Sub": "${MediaBucket.Arn}/imports/*"}
+            assert sorted(files["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
         else:
             assert touches_s3 == [], name

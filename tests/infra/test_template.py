@@ -38,15 +38,17 @@ def test_every_queue_and_topic_is_encrypted_with_the_data_key():
 
 
 def test_every_work_queue_has_a_dead_letter_queue_that_keeps_messages_for_replay():
-    """Ids only (dispatch, send): two weeks. Addresses (sign-ups): four days, and one day queued."""
+    """Ids only (dispatch, send): two weeks. Addresses (sign-ups): four days, and one day queued.
+    Imports (an import's id; the file it names is kept two days): four days, and one day queued."""
     queues = of_type("AWS::SQS::Queue")
     work = {n: q for n, q in queues.items() if "RedrivePolicy" in q["Properties"]}
-    days = {"DispatchQueue": 14, "SendQueue": 14, "SignupQueue": 4}
+    days = {"DispatchQueue": 14, "SendQueue": 14, "SignupQueue": 4, "ImportQueue": 4}
     assert set(work) == set(days)
     for name, queue in work.items():
         dlq = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"].split(".")[0]
         assert queues[dlq]["Properties"]["MessageRetentionPeriod"] == days[name] * 24 * 3600, name
     assert queues["SignupQueue"]["Properties"]["MessageRetentionPeriod"] == 24 * 3600
+    assert queues["ImportQueue"]["Properties"]["MessageRetentionPeriod"] == 24 * 3600
 
 
 def test_ses_sends_through_a_configuration_set_that_publishes_bounces_and_complaints_to_the_topic():
@@ -89,7 +91,8 @@ def test_alarms_watch_send_failures_and_every_dead_letter_queue():
     watched = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"].split(".")[0]
                for a in of_type("AWS::CloudWatch::Alarm").values()
                if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"}
-    assert watched == {"DispatchDeadLetterQueue", "SendDeadLetterQueue", "SignupDeadLetterQueue"}
+    assert watched == {"DispatchDeadLetterQueue", "SendDeadLetterQueue", "SignupDeadLetterQueue",
+                       "ImportDeadLetterQueue"}
 
 
 def test_the_deployment_parameters_cover_the_sender_and_the_organisation():
