@@ -13,3 +13,13 @@ def record(figures: dict) -> dict:
     current.update(figures)
     RESULTS.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     return current
+
+
+def report(figures: dict, note: str = "") -> None:
+    """The tail every benchmark shares: merge its figures into results.json, print them, then its target."""
+    record(figures)
+    width = max(map(len, figures), default=0) + 2
+    for name, value in sorted(figures.items()):
+        print(f"{name:{width}} {value}")
+    if note:
+        print(note)

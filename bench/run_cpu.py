@@ -1,6 +1,6 @@
 """PeerPost's own CPU per recipient: the real send handler against a bare loop, AWS stubbed at HTTP.
 
-DynamoDB and SQS are moto's server in another process and SES is the loopback stand-in
+DynamoDB and SQS are moto's servers in other processes and SES is the loopback stand-in
 (bench/harness/sesstub.py, no latency, no limit), so this process's CPU time (time.process_time)
 is PeerPost's and its AWS clients', and nothing of AWS's. Both loops make real HTTP requests:
 
@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from bench import record
+from bench import report
 from bench.harness import deployed, run as harness, worker
 
 SUBSCRIBERS = 2000
@@ -34,11 +34,10 @@ def main() -> None:
     from bench.run_send import template_for
 
     deployment = deployed.read(template_for(14))  # the package `make package` builds by default
-    moto_port = harness._free_port()
-    moto = harness._start_moto(moto_port)
+    moto = harness.Moto.start()
     scenario = harness.Scenario(subscribers=args.subscribers, latency_ms=(0, 0))
     stub, stub_port = harness._start_stub(1e9, scenario)
-    env = harness._environment(deployment, moto_port, stub_port, {"PEERPOST_SEND_RATE_PER_SECOND": "1000000000"})
+    env = harness._environment(deployment, moto, stub_port, {"PEERPOST_SEND_RATE_PER_SECOND": "1000000000"})
     os.environ.update(env)
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     sys.path.insert(0, str(harness.ROOT))
@@ -78,16 +77,13 @@ def main() -> None:
                            Content={"Raw": {"Data": raw}})
         bare_cpu = time.process_time() - start
     finally:
-        for process in (stub, moto):
-            process.terminate()
-            process.wait(10)
+        stub.terminate()
+        stub.wait(10)
+        moto.stop()
     figures = {"cpu_real_ms_per_recipient": round(real_cpu * 1000 / sent, 4),
                "cpu_bare_ms_per_recipient": round(bare_cpu * 1000 / len(emails), 4),
                "cpu_real_vs_bare_ratio": round((real_cpu / sent) / (bare_cpu / len(emails)), 3)}
-    record(figures)
-    for name, value in sorted(figures.items()):
-        print(f"{name:28} {value}")
-    print(f"target: at most {TARGET}")
+    report(figures, f"target: at most {TARGET}")
 
 
 if __name__ == "__main__":

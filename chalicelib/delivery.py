@@ -517,7 +517,11 @@ def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = Tr
             ReturnValues="UPDATED_NEW")
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return tally  # this message was counted before (a duplicate or a retry after the count)
+            # Counted before: a duplicate, or a retry of an attempt that died (or lost the answer) after
+            # counting and before it could mark the issue sent. That attempt may have counted the last
+            # message, so the check is made again here, or the issue would stay "sending" for good.
+            complete_if_done(issue_id)
+            return tally
         # Not counted, so its claims do not say "sent" yet: write that, so the retry carries them.
         _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and o.status == "sent"])
         raise

@@ -1,7 +1,8 @@
 """Runs one send through the deployed configuration on loopback and reports what happened to everyone.
 
-The parent process plays the rest of AWS: moto's server (SQS, DynamoDB, SSM) in a process of its own,
-the SES stand-in in another, the dispatch Lambda (the real `dispatch_issue` handler), and Lambda's
+The parent process plays the rest of AWS: moto's server twice, in processes of their own (DynamoDB in
+one, taking one request at a time as DynamoDB applies each write atomically; SQS, SSM and the rest in
+the other), the SES stand-in in another, the dispatch Lambda (the real `dispatch_issue` handler), and Lambda's
 scaling: it keeps the template's MaximumConcurrency of sender workers running (or fewer, if asked),
 and starts a new one when one is killed. Only the harness's own choices are faults: duplicate
 deliveries, SES throttling, errors and timeouts, a killed worker, and (to keep a kill short enough to
@@ -65,14 +66,40 @@ def _wait_for(url: str, seconds: float = 30) -> None:
             time.sleep(0.1)
 
 
-def _start_moto(port: int) -> subprocess.Popen:
-    script = ("from moto.server import ThreadedMotoServer\nimport threading\n"
-              f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False); s.start()\n"
-              "threading.Event().wait()\n")
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,  # nosec B603 - fixed script
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start_moto(port: int, serial: bool = False) -> subprocess.Popen:
+    process = subprocess.Popen(  # nosec B603 - this interpreter and our own module
+        [sys.executable, "-m", "bench.harness.motoserver", "--port", str(port), *(["--serial"] if serial else [])],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(f"http://127.0.0.1:{port}/moto-api/")
     return process
+
+
+@dataclass
+class Moto:
+    """DynamoDB in one moto server, everything else (SQS, SSM, SNS, S3) in another."""
+
+    dynamodb_port: int
+    other_port: int
+    processes: tuple[subprocess.Popen, ...]
+
+    @classmethod
+    def start(cls) -> "Moto":
+        dynamodb_port, other_port = _free_port(), _free_port()
+        return cls(dynamodb_port, other_port, (_start_moto(dynamodb_port, serial=True), _start_moto(other_port)))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a live process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _start_stub(rate: float, scenario: Scenario) -> tuple[subprocess.Popen, int]:
@@ -89,12 +116,13 @@ def _stub_stats(port: int) -> dict:
         return json.loads(answer.read())
 
 
-def _environment(deployment: deployed.SendDeployment, moto_port: int, stub_port: int, extra: dict) -> dict:
+def _environment(deployment: deployed.SendDeployment, moto: Moto, stub_port: int, extra: dict) -> dict:
     return {
         **deployment.environment, **extra,
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",  # nosec B105 - moto's fake keys
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto.other_port}",
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{moto.dynamodb_port}",
         "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{stub_port}",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
@@ -228,10 +256,9 @@ def run(scenario: Scenario) -> dict:
     deployment = deployed.read(scenario.template)
     rate = float(deployment.environment["PEERPOST_SEND_RATE_PER_SECOND"])
     visibility = scenario.visibility_seconds or deployment.visibility_timeout
-    moto_port = _free_port()
-    moto = _start_moto(moto_port)
+    moto = Moto.start()
     stub, stub_port = _start_stub(rate, scenario)
-    env = _environment(deployment, moto_port, stub_port, scenario.extra_env)
+    env = _environment(deployment, moto, stub_port, scenario.extra_env)
     saved = dict(os.environ)
     # Quiet logs are for the workers: a powertools Logger made here at WARNING would set the shared
     # "peerpost" logger's level for the rest of this process (the tests after this one).
@@ -240,7 +267,7 @@ def run(scenario: Scenario) -> dict:
     sys.path.insert(0, str(ROOT))
     workers = None
     try:
-        from chalicelib import aws, delivery, issues, settings, subscriptions
+        from chalicelib import aws, delivery, issues, keys, settings, subscriptions
 
         from aws_lambda_powertools.utilities import parameters
 
@@ -259,7 +286,14 @@ def run(scenario: Scenario) -> dict:
         workers.wait_ready()
         if scenario.duplicate_share:
             _duplicating(aws.sqs(), scenario.duplicate_share, random.Random(scenario.seed))  # nosec B311
-        started = time.time()
+        parts = {"moto_dynamodb": moto.processes[0].pid, "moto_other": moto.processes[1].pid, "ses_stub": stub.pid}
+
+        def cpu_now() -> dict[str, float]:
+            return {**{name: cpu_seconds(pid) for name, pid in parts.items()},
+                    "senders": sum(cpu_seconds(process.pid) for process, _ in workers.slots),
+                    "harness": time.process_time()}
+
+        started, cpu_at_start, load_at_start = time.time(), cpu_now(), os.getloadavg()
         _dispatch(issue_id)
         killed_at = None
         deadline = time.monotonic() + scenario.deadline_seconds
@@ -272,7 +306,10 @@ def run(scenario: Scenario) -> dict:
             if issues.get(issue_id)["status"] == "sent":
                 break
         elapsed = time.time() - started
+        cpu = {name: value - cpu_at_start[name] for name, value in cpu_now().items()}
+        load_at_end = os.getloadavg()
         progress = issues.progress(issue_id)
+        issue = aws.table().get_item(Key=keys.issue(issue_id), ConsistentRead=True)["Item"]
         stats = _stub_stats(stub_port)
         outcomes = _outcomes(issue_id)
         dead_letters = int(aws.sqs().get_queue_attributes(
@@ -282,9 +319,9 @@ def run(scenario: Scenario) -> dict:
     finally:
         if workers is not None:
             workers.close()
-        for process in (stub, moto):
-            process.terminate()
-            process.wait(10)
+        stub.terminate()
+        stub.wait(10)
+        moto.stop()
         os.environ.clear()
         os.environ.update(saved)
     readers = set(emails)  # the demo's own mail (event confirmations while seeding) is not the send's
@@ -297,6 +334,12 @@ def run(scenario: Scenario) -> dict:
         "rate": rate, "subscribers": scenario.subscribers, "workers": count, "killed": workers.killed,
         "killed_at_accepted": killed_at, "visibility_seconds": visibility,
         "elapsed_seconds": round(elapsed, 1), "issue_status": progress.get("status", ""),
+        "issue_remaining": int(issue.get("remaining", 0)), "messages_counted": len(issue.get("counted", ())),
+        "last_copy_to_end_seconds": round(started + elapsed - times[-1], 1) if times else None,
+        # Cores each part kept busy from dispatch to the end (CPU seconds / elapsed; senders: the live
+        # workers together, a killed one's time is gone), against what the machine has and its load.
+        "cores_busy": {name: round(value / max(elapsed, 1e-9), 2) for name, value in cpu.items()},
+        "cores": os.cpu_count(), "load_average": [round(v, 2) for v in (*load_at_start, *load_at_end)],
         "sent": statuses["sent"], "failed": statuses["failed"], "suppressed": statuses["suppressed"],
         "lost": sum(1 for rid in ids if rid not in finals), "dead_letters": dead_letters,
         "duplicates": sum(1 for n in copies.values() if n > 1),
@@ -305,6 +348,7 @@ def run(scenario: Scenario) -> dict:
         "ses_errors": stats["errors"], "ses_timeouts": stats["timeouts"],
         "throttled_share": stats["throttled"] / max(1, stats["calls"]),
         "quota_share": ((len(times) - 1) / span / rate) if span else 0.0,
+        "accepted_per_second": [n for _, n in sorted(Counter(int(t - times[0]) for t in times).items())],
         "failure_reasons": dict(Counter(o["reason"].split(":")[0] for o in finals.values() if o["status"] == "failed")),
         "copies_by_recipient": {ids[rid]: copies[ids[rid]] for rid in ids},
         "outcomes_by_recipient": {ids[rid]: finals.get(rid, {}).get("status", "") for rid in ids},

@@ -186,6 +186,29 @@ def test_a_crash_after_sending_is_not_resent_and_ends_as_failed_with_a_reason(ou
         "interrupted before its outcome was recorded; not resent, to avoid a duplicate"}
 
 
+def test_a_sender_that_dies_after_counting_the_last_message_leaves_the_retry_to_mark_the_issue_sent(
+        outbox, monkeypatch):
+    """The count (which also marks the claims sent) and the issue's completion are two writes: an attempt
+    can die, or lose DynamoDB's answer, between them. Its retry finds the message counted already."""
+    from chalicelib import delivery, issues
+
+    add_subscribers(10)
+    issue_id = new_issue()
+    [body] = start_and_dispatch(issue_id)
+    real_complete = delivery.complete_if_done
+    died = lambda issue_id: (_ for _ in ()).throw(RuntimeError("Lambda died"))  # noqa: E731
+    monkeypatch.setattr(delivery, "complete_if_done", died)
+    assert len(call("send_newsletter", sqs_event([body]))["batchItemFailures"]) == 1
+    progress = issues.progress(issue_id)
+    assert (progress["sent"], progress["remaining"], progress["status"]) == (10, 0, "sending")
+    monkeypatch.setattr(delivery, "complete_if_done", real_complete)
+
+    assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
+    assert len(outbox.raw()) == 10  # nothing sent twice
+    progress = issues.progress(issue_id)
+    assert (progress["sent"], progress["remaining"], progress["status"]) == (10, 0, "sent")
+
+
 def test_throttling_releases_the_rest_for_a_retry_and_permanent_errors_are_recorded(outbox):
     from chalicelib import issues, mail
     from chalicelib.errors import SendThrottled
