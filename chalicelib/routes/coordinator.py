@@ -311,7 +311,8 @@ def lift_suppression(sid, coordinator):
         if subscriptions.load(sid):
             return _person_page(coordinator, sid, values={"lift_reason": str(data.get("lift_reason", ""))},
                                 errors=errors, status=400)
-        return _suppressions_page(coordinator, errors=errors, status=400)
+        return _suppressions_page(coordinator, values={"lift_reason": str(data.get("lift_reason", "")), "lift_sid": sid},
+                                  errors=errors, status=400)
     lifted = subscriptions.lift_suppression(sid, reason, by=coordinator.email)
     where = f"/coordinator/subscribers/{sid}" if subscriptions.load(sid) else "/coordinator/suppressions"
     return web.redirect(f"{where}?done={'lifted' if lifted else 'not-lifted'}")

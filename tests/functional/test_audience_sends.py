@@ -214,6 +214,10 @@ def test_the_suppression_page_lists_every_kind_and_a_bounce_is_lifted_only_with_
     assert lifted.headers["Location"] == f"/coordinator/subscribers/{sid}?done=lifted"
     assert subscriptions.suppression_of(sid) is None and "suppressed" not in subscriptions.load(sid)
     assert subscriptions.load(sid)["consent_history"][-1]["reason"] == "Mailbox fixed, said on the phone"
+    never = sid_of("never@example.org")  # nobody's record: the suppressions page itself comes back
+    again = post(client, coordinator, f"/coordinator/suppressions/{never}/lift", {"lift_reason": "  "}).body.decode()
+    assert '<a href="#lift_reason">' in again and 'id="lift_reason"' in again and 'aria-invalid="true"' in again
+    assert again.count('id="lift_reason"') == 1 and subscriptions.suppression_of(never)
     complaint_sid = sid_of(complained["email"])
     assert post(client, coordinator, f"/coordinator/suppressions/{complaint_sid}/lift",
                 {"lift_reason": "please"}).headers["Location"].endswith("done=not-lifted")
