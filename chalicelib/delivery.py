@@ -64,7 +64,7 @@ def dispatch(issue_id: str) -> None:
         _enqueue(sqs, queue, issue_id, ids)
         next_cursor = json.dumps(page["LastEvaluatedKey"]) if "LastEvaluatedKey" in page else None
         try:
-            _advance(issue_id, cursor, next_cursor, len(ids), paused)
+            _advance(issue_id, cursor, next_cursor, len(ids), paused, messages=-(-len(ids) // RECIPIENTS_PER_MESSAGE))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return  # a concurrent duplicate dispatch moved on first: it owns the rest
@@ -125,23 +125,25 @@ def _enqueue(sqs, queue: str, issue_id: str, ids: list[str]) -> None:
             raise RuntimeError(f"{len(result['Failed'])} send batches were not queued")  # the page is redone
 
 
-def _advance(issue_id: str, cursor: str | None, next_cursor: str | None, queued: int, paused: int = 0) -> None:
+def _advance(issue_id: str, cursor: str | None, next_cursor: str | None, queued: int, paused: int = 0,
+             messages: int = 0) -> None:
     """Record a queued page. Counting only after the page is queued keeps `queued` exact after a crash.
-    The page's paused people are final at once: counted as paused, never queued."""
+    The page's paused people are final at once: counted as paused, never queued. `messages` (queue
+    messages) tells senders how many of them can still be at work (SenderShare)."""
     names = {"#c": "dispatch_cursor"}
-    values = {":n": queued, ":p": paused}
+    values = {":n": queued, ":p": paused, ":m": messages}
     condition = "attribute_not_exists(#c)" if cursor is None else "#c = :old"
     if cursor is not None:
         values[":old"] = cursor
     if next_cursor is None:
-        update = ("ADD queued :n, remaining :n, paused :p SET dispatched = :yes, dispatched_at = :now "
+        update = ("ADD queued :n, remaining :n, paused :p, messages :m SET dispatched = :yes, dispatched_at = :now "
                   "REMOVE #c, GSI2PK, GSI2SK")
         values.update({":yes": True, ":now": clock.iso()})
         if cursor is None:
             condition = "attribute_not_exists(#c) AND dispatched = :no"
             values[":no"] = False
     else:
-        update = "ADD queued :n, remaining :n, paused :p SET #c = :next"
+        update = "ADD queued :n, remaining :n, paused :p, messages :m SET #c = :next"
         values[":next"] = next_cursor
     aws.table().update_item(Key=keys.issue(issue_id), UpdateExpression=update, ConditionExpression=condition,
                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
@@ -318,6 +320,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     people = _people(recipient_ids)
     chosen, now = _audience(issue_id), clock.iso()
     earlier = EarlierAttempts(issue_id, key)
+    share = SenderShare(issue_id)
     consent_watch.forget(issue_id)
     outcomes: list[Outcome] = []
     busy = unfinished = 0
@@ -328,7 +331,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
         unwanted = _unwanted(people.get(rid), chosen, now)
         skipped = "paused" if unwanted == subscriptions.PAUSED else "suppressed"
         if not unwanted:
-            pacer.wait()  # before the claim: a sender that dies between its claim and SES leaves one unsent
+            pacer.wait(share.senders())  # before the claim: a sender that dies between its claim and SES leaves one unsent
         try:
             existing = claim(issue_id, rid, key, unwanted, skipped)
         except (ClientError, BotoCoreError):  # throttled, say: keep what is done, the retry goes on from here
@@ -425,6 +428,42 @@ def claim(issue_id: str, rid: str, key: str, unwanted: str = "", skipped: str = 
 
 
 BUSY = object()  # another attempt at this same message holds the claim and may be sending right now
+
+
+class SenderShare:
+    """How many senders share the SES rate now. While the whole audience is queued and more queue
+    messages are uncounted than there are senders, all `send_concurrency` of them. Near the end fewer
+    messages are left than senders, and no more senders than messages can be at work: each of them
+    may then go faster (one message left: the whole rate), instead of the last message crawling at a
+    sender's share while the others sit idle. Read from the issue's counters when a message starts
+    and then at most every RECHECK_SECONDS.
+
+    (Two attempts at one message, a duplicate delivery, can both send until the claims part them;
+    SES throttling that this rare overlap may cause is retried by mail.SesSender.)"""
+
+    RECHECK_SECONDS = 2.0
+
+    def __init__(self, issue_id: str, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.issue_id = issue_id
+        self._monotonic = monotonic
+        self._read_at: float | None = None
+        self._senders = get_settings().send_concurrency
+
+    def senders(self) -> int:
+        now = self._monotonic()
+        if self._read_at is None or now - self._read_at >= self.RECHECK_SECONDS:
+            self._read_at = now
+            self._senders = self._read()
+        return self._senders
+
+    def _read(self) -> int:
+        concurrency = get_settings().send_concurrency
+        item = aws.table().get_item(Key=keys.issue(self.issue_id), ConsistentRead=True,
+                                    ProjectionExpression="dispatched, messages, counted").get("Item") or {}
+        if not item.get("dispatched") or "messages" not in item:
+            return concurrency  # more may still be queued (or an issue dispatched before this was counted)
+        uncounted = int(item["messages"]) - len(item.get("counted", ()))
+        return max(1, min(concurrency, uncounted))
 
 
 class EarlierAttempts:

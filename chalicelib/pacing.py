@@ -26,9 +26,10 @@ class Pacer:
         self._next: float | None = None
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, senders: int | None = None) -> None:
+        """Wait for this sender's next turn; `senders`, if given, is how many share the rate now."""
         settings = get_settings()
-        interval = max(1, self._senders(settings)) / settings.send_rate_per_second
+        interval = max(1, self._senders(settings) if senders is None else senders) / settings.send_rate_per_second
         with self._lock:
             now = time.monotonic()
             scheduled = now if self._next is None else max(self._next, now - self.CATCH_UP_SECONDS)

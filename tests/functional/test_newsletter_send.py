@@ -286,12 +286,14 @@ def test_a_message_running_out_of_time_leaves_the_rest_unclaimed_for_its_retry(o
     assert (progress["sent"], progress["failed"], progress["remaining"]) == (10, 0, 0)
 
 
-def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outbox):
+def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outbox, monkeypatch):
     """The design's request budget, counted at botocore: a claim per recipient and a counter update
     per queue message; no per-recipient outcome write, no per-recipient read."""
     from collections import Counter
 
     from chalicelib import aws, delivery
+
+    monkeypatch.setattr(delivery.SenderShare, "RECHECK_SECONDS", 3600)  # a slow machine adds no re-read
 
     add_subscribers(250)
     issue_id = new_issue()
@@ -314,7 +316,8 @@ def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outb
     assert calls["UpdateItem"] == 3 + 1  # one count per message, then the issue marked sent
     assert calls["BatchWriteItem"] == 0  # a sent copy writes nothing beyond its claim
     assert calls["DeleteItem"] == 1  # the stored rendering, once the send is done
-    assert calls["BatchGetItem"] == 3 and calls["GetItem"] <= 3  # a batch of people per message; the rendering
+    # A batch of people per message; the rendering; the issue's counters once per message (SenderShare).
+    assert calls["BatchGetItem"] == 3 and calls["GetItem"] <= 3 + 3
     assert delivery.RECIPIENTS_PER_MESSAGE == 100
 
 
@@ -561,3 +564,41 @@ def test_subscribers_dynamodb_leaves_unread_are_retried_never_recorded_as_erased
     monkeypatch.setattr(client, "batch_get_item", real)
     assert call("send_newsletter", sqs_event([body], receive_count=2)) == {"batchItemFailures": []}
     assert len(outbox.messages()) == 3 and issues.progress(issue_id)["sent"] == 3
+
+
+def test_near_the_end_the_senders_left_share_the_whole_rate(outbox, monkeypatch):
+    """Eight senders at 40/s pace 0.2 s apart while eight or more messages are uncounted; with three
+    left, no more than three senders can be at work, so each goes at a third of the rate; the last one
+    alone takes the whole rate. Before the audience is all queued, the deployed concurrency holds."""
+    from chalicelib import delivery, settings
+
+    monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "40")
+    monkeypatch.setenv("PEERPOST_SEND_CONCURRENCY", "8")
+    settings.reset()
+    add_subscribers(250)
+    issue_id = new_issue()
+    bodies = start_and_dispatch(issue_id)
+    assert len(bodies) == 3
+    assert delivery.SenderShare(issue_id).senders() == 3
+    waits: list[int | None] = []
+    monkeypatch.setattr(delivery.pacer, "wait", lambda senders=None: waits.append(senders))
+    for body in map(json.loads, bodies):
+        delivery.send_batch(body["issue_id"], body["recipients"])
+    assert waits[:100] == [3] * 100 and waits[100:200] == [2] * 100 and waits[200:] == [1] * 50
+
+    later = new_issue(title="Another")
+    delivery.issues.start_send(later, by="zoe@peerpost.test")
+    assert delivery.SenderShare(later).senders() == 8  # not dispatched yet: more may be queued
+
+
+def test_the_pacer_spaces_sends_by_the_senders_it_is_told_share_the_rate(monkeypatch):
+    from chalicelib import pacing, settings
+
+    monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "10")
+    monkeypatch.setenv("PEERPOST_SEND_CONCURRENCY", "4")
+    settings.reset()
+    slept: list[float] = []
+    pacer = pacing.Pacer(sleep=slept.append)
+    for senders in (None, 4, 1, 1):
+        pacer.wait(senders)
+    assert slept == pytest.approx([0.4, 0.8, 0.9], abs=0.05)

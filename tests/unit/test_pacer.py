@@ -5,7 +5,7 @@ import pytest
 
 
 def test_each_sender_spaces_sends_by_concurrency_over_rate(monkeypatch):
-    from chalicelib import delivery, settings
+    from chalicelib import pacing as delivery, settings
 
     monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "10")
     monkeypatch.setenv("PEERPOST_SEND_CONCURRENCY", "2")
@@ -19,7 +19,7 @@ def test_each_sender_spaces_sends_by_concurrency_over_rate(monkeypatch):
 
 
 def test_a_sender_makes_up_lost_time_but_never_more_than_its_catch_up(monkeypatch):
-    from chalicelib import delivery, settings
+    from chalicelib import pacing as delivery, settings
 
     monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "10")
     monkeypatch.setenv("PEERPOST_SEND_CONCURRENCY", "2")
