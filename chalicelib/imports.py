@@ -563,7 +563,8 @@ def run(job_id: str, phase: str, version: int, remaining: Callable[[], int] = la
         return  # done already (SQS delivered twice), or the choices changed since: a newer message follows
     counts: dict[str, int] = {}
     processed = 0
-    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report:
+    with tempfile.TemporaryFile("w+b") as stored:  # the report is written to disk and sent from there
+        report = io.TextIOWrapper(stored, encoding="utf-8", newline="")
         writer = csv.writer(report)
         writer.writerow(["row", "email", "name", "outcome", "reason"])
         pending: list[Checked] = []
@@ -587,8 +588,9 @@ def run(job_id: str, phase: str, version: int, remaining: Callable[[], int] = la
                 _progress(job_id, version, processed)
         if pending:
             _import(job, pending)
-        report.seek(0)
-        aws.s3().put_object(Bucket=_bucket(), Key=_report_key(job_id), Body=report.read().encode("utf-8"),
+        report.flush()
+        stored.seek(0)
+        aws.s3().put_object(Bucket=_bucket(), Key=_report_key(job_id), Body=stored,
                             ContentType="text/csv", ServerSideEncryption="AES256")
     done = {"check": "checked", "import": "done"}[phase]
     aws.table().update_item(
