@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 
@@ -36,13 +37,13 @@ def test_compose_a_new_issue_from_nothing_with_the_preview_beside_it(page, peerp
     card.get_by_label("Button label").fill("Register")
     card.get_by_label("Button link").fill("https://example.org/register")
     page.get_by_role("button", name="Move up section 2").click()
-    assert page.locator("fieldset.card legend").all_inner_texts() == [
-        "1. A call to action (a button)", "2. Text"]
+    # The move is a round trip to the server: wait for the page it answers with.
+    expect(page.locator("fieldset.card legend")).to_have_text(["1. A call to action (a button)", "2. Text"])
     page.get_by_role("button", name="Save draft").first.click()
     page.get_by_text("Saved.").wait_for()
     preview.get_by_role("link", name="Register").wait_for()
     page.get_by_role("button", name="Remove section 1").click()
-    assert page.locator("fieldset.card legend").all_inner_texts() == ["1. Text"]
+    expect(page.locator("fieldset.card legend")).to_have_text(["1. Text"])
 
     # Leaving with unsaved changes asks first.
     asked = []
@@ -74,13 +75,15 @@ def test_the_editor_works_without_javascript(browser, peerpost):
         page.get_by_label("Title").fill("No-script issue")
         page.get_by_label("Kind of section").select_option("diary")
         page.get_by_role("button", name="Add this section").click()
-        assert page.get_by_label("Title").input_value() == "No-script issue"  # typed text survives
+        expect(page.locator("#section-1")).to_be_visible()  # the page the server answered with
+        expect(page.get_by_label("Title")).to_have_value("No-script issue")  # typed text survives
         page.get_by_role("button", name="Move up section 2").click()
+        expect(page.locator("fieldset.card legend")).to_have_text(["1. Dates for the diary (from events)", "2. Text"])
         page.locator("#section-1").get_by_label("Heading").fill("Notes")
         page.locator("#section-1").get_by_label("Text (Markdown)").fill("Plain words.")
         page.get_by_role("button", name="Save draft").first.click()
         page.get_by_text("Issue created.").wait_for()
-        assert page.locator("fieldset.card legend").all_inner_texts() == ["1. Dates for the diary (from events)", "2. Text"]
+        expect(page.locator("fieldset.card legend")).to_have_text(["1. Dates for the diary (from events)", "2. Text"])
     finally:
         context.close()
 
@@ -145,11 +148,11 @@ def test_upload_an_image_see_it_in_the_preview_and_a_file_that_is_not_one_refuse
         {"name": "walk.jpg", "mimeType": "image/jpeg", "buffer": photo(1600, 900)})
     page.get_by_text("Image uploaded for section 2. Now describe it for people who cannot see it.").wait_for()
     shown = page.locator("#section-1 img.card-image")
-    assert shown.evaluate("img => img.complete && img.naturalWidth") == 600
+    assert shown.evaluate("img => img.decode().then(() => img.naturalWidth)") == 600  # once it has loaded
     page.locator("#section-1").get_by_label("Image description (alt text)").fill("Eight people in a park")
     page.get_by_role("button", name="Save draft").first.click()
     page.get_by_text("Issue created.").wait_for()
     image = page.frame_locator("#live-preview").get_by_role("img", name="Eight people in a park")
     image.wait_for()
-    assert image.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     assert "-2x.jpg 2x" in image.get_attribute("srcset")
