@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PYTHON_313 := $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 $$(command -v python3.13); do \
   "$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: run reset test test-fast browser-deps bench clean package checkov deploy
+.PHONY: run reset code test test-fast browser-deps bench clean package checkov deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON_313)" ]; then echo "Python 3.13 is needed (python3.13 on PATH, or pyenv install 3.13)"; exit 1; fi
@@ -35,6 +35,10 @@ run: $(STAMP)
 
 reset:
 	rm -rf $(DATA_DIR)
+
+# The demo coordinator's current two-factor code (her authenticator key is printed by `make run`).
+code: $(STAMP)
+	@$(PY) -c "from localdev import demo; from chalicelib import two_factor; print(two_factor.current_code(demo.coordinator_totp()))"
 
 test: $(STAMP) browser-deps checkov
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ from chalicelib.routes import issues as issue_routes
 from chalicelib.routes import events as event_routes
 from chalicelib.routes import stories as story_routes
 from chalicelib.routes import imports as import_routes
+from chalicelib.routes import team as team_routes
 
 # Logs are powertools JSON only (chalicelib/observability.py): Chalice's own plain handler on the same
 # "peerpost" logger would print every line twice, once without its structure.
@@ -22,6 +23,7 @@ app.register_blueprint(issue_routes.bp)
 app.register_blueprint(event_routes.bp)
 app.register_blueprint(story_routes.bp)
 app.register_blueprint(import_routes.bp)
+app.register_blueprint(team_routes.bp)
 
 
 @app.middleware("http")

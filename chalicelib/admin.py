@@ -38,7 +38,7 @@ def use_stack(stack_name: str) -> None:
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password (at least 10 characters): ")
+    first = getpass.getpass("Password (at least 12 characters; three random words make a good one): ")
     if getpass.getpass("Same password again: ") != first:
         raise SystemExit("The passwords did not match; nothing was created.")
     return first
@@ -54,13 +54,14 @@ def create_coordinator(args) -> None:
         auth.create_coordinator(args.email, _password(args.password_stdin), name=args.name)
     except ValidationError as exc:
         raise SystemExit("; ".join(exc.errors.values())) from exc
-    print("Coordinator created: sign in at <your site>/coordinator/sign-in")
+    print("Admin created: sign in at <your site>/coordinator/sign-in. You will set up two-factor sign-in "
+          "first, then invite the rest of the team from the Team page.")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create-coordinator", help="create a coordinator account")
+    create = commands.add_parser("create-coordinator", help="create an admin coordinator (the first of a deployment)")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="")
     create.add_argument("--stack", help="the deployed CloudFormation stack, e.g. peerpost-dev")

@@ -49,6 +49,11 @@ class Forbidden(PeerPostError):
     status = 403
     title = "Not allowed"
 
+    def __init__(self, message: str = "", title: str = "") -> None:
+        super().__init__(message)
+        if title:
+            self.title = title
+
 
 class Conflict(PeerPostError):
     status = 409

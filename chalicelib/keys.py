@@ -89,6 +89,47 @@ def session(session_id: str) -> dict:
     return {"PK": f"SESSION#{session_id}", "SK": "SESSION"}
 
 
+def sessions_of(coordinator_id: str) -> str:
+    """GSI1 partition of one coordinator's sessions (their account page; signing out everywhere)."""
+    return f"SESSIONS#{coordinator_id}"
+
+
+def session_index(coordinator_id: str, created_at: str, session_id: str) -> dict:
+    return {"GSI1PK": sessions_of(coordinator_id), "GSI1SK": f"{created_at}#{session_id}"}
+
+
+def coordinator_id(item: dict) -> str:
+    return item["PK"].removeprefix("COORD#")
+
+
+def invitation(invitation_id: str) -> dict:
+    return {"PK": f"INVITE#{invitation_id}", "SK": META}
+
+
+def invitations_index() -> str:
+    return "INVITATIONS"
+
+
+def invitation_index(at: str, invitation_id: str) -> dict:
+    return {"GSI1PK": invitations_index(), "GSI1SK": f"{at}#{invitation_id}"}
+
+
+def invitation_id(item: dict) -> str:
+    return item["PK"].removeprefix("INVITE#")
+
+
+# The audit trail: append-only, one partition a month, newest last by time.
+AUDIT_PREFIX = "AUDIT#"
+
+
+def audit_month(month: str) -> str:
+    return f"{AUDIT_PREFIX}{month}"
+
+
+def audit_entry(month: str, at: str, entry_id: str) -> dict:
+    return {"PK": audit_month(month), "SK": f"{at}#{entry_id}"}
+
+
 # Stories: a META item, immutable versions, and an append-only consent ledger.
 def story(story_id: str) -> dict:
     return {"PK": f"STORY#{story_id}", "SK": META}

@@ -48,7 +48,7 @@ _AT_LEAST = {
     "rate_limit_per_address_per_hour": 1, "rate_limit_per_client_per_hour": 1, "offer_window_hours": 1,
     "reminder_hours_before": 0, "attendee_retention_days": 0, "event_registrations_per_client_per_hour": 1,
     "story_retention_flag_days": 1, "story_retention_erase_days": 0, "max_story_chars": 1,
-    "story_rate_limit_per_client_per_hour": 1,
+    "story_rate_limit_per_client_per_hour": 1, "audit_retention_days": 1,
 }
 
 
@@ -93,6 +93,7 @@ class Settings:
     story_retention_erase_days: int
     max_story_chars: int
     story_rate_limit_per_client_per_hour: int = 10
+    audit_retention_days: int = 2192  # six years, then DynamoDB's TTL removes an entry
 
     def __post_init__(self) -> None:
         problems = []
@@ -187,6 +188,7 @@ def from_environ(env: dict | None = None) -> Settings:
         story_retention_erase_days=_int(env, ENV["story_retention_erase_days"], 30),
         max_story_chars=_int(env, ENV["max_story_chars"], 20000),
         story_rate_limit_per_client_per_hour=_int(env, ENV["story_rate_limit_per_client_per_hour"], 10),
+        audit_retention_days=_int(env, ENV["audit_retention_days"], 2192),
     )
 
 

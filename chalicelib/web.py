@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 from chalice import Response
 
-from chalicelib.errors import MethodNotAllowed, PayloadTooLarge, PeerPostError, Unauthorised, UnsupportedMediaType
+from chalicelib.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, PeerPostError, Unauthorised,
+                               UnsupportedMediaType)
 
 FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"]
 ALL_TYPES = ["application/json", *FORM_TYPES]
@@ -248,22 +249,50 @@ def error_response(request, error: PeerPostError) -> Response:
     return html(page, status=error.status, headers=error.headers)
 
 
-def _guarded(view: Callable, current_request: Callable, coordinator: bool, model) -> Callable:
+def _guarded(view: Callable, current_request: Callable, coordinator: bool, model, role: str = "",
+             audited: bool = False) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
+        from chalicelib import audit
+
         request = current_request()
+        audit.begin()
         try:
+            signed_in = None
             if coordinator:
-                kwargs["coordinator"] = _require_coordinator(request)
+                signed_in = kwargs["coordinator"] = _require_coordinator(request)
+                _require_role(signed_in, role, view.__name__, kwargs)
             if model is not None and is_json(request):
                 model.check(body(request))
-            return view(*args, **kwargs)
+            response = view(*args, **kwargs)
+            if audited and signed_in is not None and _succeeded(response):
+                audit.by(signed_in, view.__name__, _ids(kwargs))
+            return response
         except PeerPostError as error:
             if isinstance(error, Unauthorised) and not wants_json(request) and request.method == "GET":
                 return redirect("/coordinator/sign-in?" + urlencode({"next": app_path(request)}))
             return error_response(request, error)
 
     return wrapper
+
+
+def _succeeded(response) -> bool:
+    return not isinstance(response, Response) or response.status_code < 400
+
+
+def _ids(kwargs: dict) -> dict:
+    """The record ids in a route's path (issue_id, story_id, sid...): what an audit entry is about."""
+    return {name: str(value) for name, value in kwargs.items() if name != "coordinator"}
+
+
+def _require_role(coordinator, role: str, action: str, kwargs: dict) -> None:
+    from chalicelib import audit, roles
+
+    if coordinator.has(role):
+        return
+    audit.by(coordinator, action, _ids(kwargs), outcome=audit.REFUSED, detail=f"needs the {roles.label(role)} role")
+    raise Forbidden(f"This needs the {roles.label(role)} role, which your account does not have. "
+                    "An admin of your network can add it on the Team page.", title="You need another role")
 
 
 def _require_coordinator(request):
@@ -283,11 +312,13 @@ def _require_coordinator(request):
 
 def route(blueprint, path: str, methods: list[str] | None = None,
           content_types: list[str] | None = None, coordinator: bool = False,
-          model=None, responses: tuple[int, ...] = ()):
+          model=None, responses: tuple[int, ...] = (), audited: bool | None = None):
     """Register a view on a blueprint with domain errors mapped to HTTP; forms and JSON accepted.
 
-    coordinator=True: only a signed-in coordinator gets through (the view receives `coordinator`),
-    and state-changing cookie requests must carry the CSRF token.
+    coordinator=True: only a signed-in coordinator holding the role chalicelib.roles gives the path gets
+    through (the view receives `coordinator`), and state-changing cookie requests must carry the CSRF token.
+    audited: whether a successful request writes an audit entry; by default every coordinator request but
+    a GET does. Say True for a GET that hands data out (an export), False for one that changes nothing kept.
     model: a models.Model that JSON bodies are checked against; paths under /api/ (and routes with a
     model) are listed in the OpenAPI document with `responses`.
     """
@@ -295,8 +326,13 @@ def route(blueprint, path: str, methods: list[str] | None = None,
     def register(view: Callable) -> Callable:
         from chalicelib.models import REGISTRY, Operation
 
-        wrapped = _guarded(view, lambda: blueprint.current_request, coordinator, model)
+        from chalicelib import roles
+
         wanted = list(methods or ["GET"])
+        role = roles.required(path) if coordinator else roles.SIGNED_IN
+        audit_it = coordinator and (audited if audited is not None else wanted != ["GET"])
+        wrapped = _guarded(view, lambda: blueprint.current_request, coordinator, model, role, audit_it)
+        view.role, view.audited = role, audit_it  # type: ignore[attr-defined]  (read by the route tests)
         if "GET" in wanted:
             _GET_PATHS.add(path)
             if path in _EXPLAINED:  # its POST came first and already holds the GET: answer through it

@@ -104,6 +104,7 @@ VARIABLES = (
     Variable("PEERPOST_STORY_RETENTION_ERASE_DAYS", "story_retention_erase_days"),
     Variable("PEERPOST_MAX_STORY_CHARS", "max_story_chars"),
     Variable("PEERPOST_STORY_RATE_LIMIT_PER_CLIENT", "story_rate_limit_per_client_per_hour"),
+    Variable("PEERPOST_AUDIT_RETENTION_DAYS", "audit_retention_days"),
 )
 ENV = {v.field: v.name for v in VARIABLES}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from chalicelib import wiring
+from chalicelib.keys import AUDIT_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "infra" / "functions"
@@ -146,6 +147,12 @@ def _baseline_policy(spec: FunctionSpec, queue_ids: dict) -> dict:
          "Resource": {"Fn::Sub": f"{log_group}:*"}},
         {"Sid": "DataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
          "Resource": {"Fn::GetAtt": ["DataKey", "Arn"]}},
+        # The audit trail is append-only for every function: its entries can be written, never changed or
+        # deleted (a TransactWriteItems is checked as the Update or Delete it holds). TTL expiry is DynamoDB's.
+        {"Sid": "AuditTrailIsAppendOnly", "Effect": "Deny",
+         "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+         "Resource": {"Fn::GetAtt": ["PeerPostTable", "Arn"]},
+         "Condition": {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [f"{AUDIT_PREFIX}*"]}}},
     ]
     if spec.kind == "sqs":
         # SAM adds the poller's permissions only to roles it makes itself; these roles are Chalice's.

@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nPeerPost is running locally (ready in {time.monotonic() - started:.1f}s)\n"
         f"  Site:        http://{args.host}:{args.port}/\n"
         f"  Coordinator: http://{args.host}:{args.port}/coordinator"
-        + ("" if args.no_demo else f"  (sign in as {email} / {password})")
+        + ("" if args.no_demo else f"  (sign in as {email} / {password};\n"
+                                   f"               code: `make code`, or key {demo.coordinator_totp()} in an authenticator app)")
         + f"\n  Outbox:      http://{args.host}:{args.outbox_port}/  (JSON: /api/messages)\n"
         f"  moto:        http://{args.host}:{args.moto_port}/\n"
         + data_line

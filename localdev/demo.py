@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import os
 
-from chalicelib import auth, aws, clock, keys, subscriptions
+from chalicelib import auth, aws, clock, keys, roles, subscriptions
 
 DEFAULT_COORDINATOR_EMAIL = "coordinator@peerpost.example.org"
 # Local demo only (printed at start); deployed coordinators are created with their own password.
 DEFAULT_COORDINATOR_PASSWORD = "peerpost-demo-2026"  # nosec B105
+# The demo coordinator holds every role, and admins need a second factor: this is her authenticator's
+# key (base32), printed at start; `make code` prints the code it shows now. Local demo only.
+DEFAULT_COORDINATOR_TOTP = "PEERPOSTDEMOKEYPEERPOSTDEMOKEY23"  # nosec B105
 DEMO_SUBSCRIBERS = [
     ("amira@example.org", "Amira", ["newsletter", "events"]),
     ("ben@example.org", "Ben", ["newsletter"]),
@@ -20,9 +23,14 @@ def coordinator_credentials() -> tuple[str, str]:
             os.environ.get("PEERPOST_DEMO_COORDINATOR_PASSWORD", DEFAULT_COORDINATOR_PASSWORD))
 
 
+def coordinator_totp() -> str:
+    return os.environ.get("PEERPOST_DEMO_COORDINATOR_TOTP", DEFAULT_COORDINATOR_TOTP)
+
+
 def seed_coordinator() -> None:
     email, password = coordinator_credentials()
-    auth.create_coordinator(email, password, name="Zoe (demo coordinator)")
+    auth.create_coordinator(email, password, name="Zoe (demo coordinator)", granted=roles.ALL,
+                            totp_secret=coordinator_totp())
 
 
 def seed_subscribers() -> None:

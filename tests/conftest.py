@@ -159,19 +159,48 @@ def as_json(data: dict) -> str:
 
 
 COORDINATOR = ("zoe@peerpost.test", "correct horse battery staple")
+# The coordinator paths a person reaches signed out: signing in (and its second step), accepting an
+# invitation, resetting a password. Every other /coordinator path needs a session (tests walk them all).
+OPEN_COORDINATOR_PATHS = frozenset({
+    "/coordinator/sign-in", "/api/coordinator/sessions", "/coordinator/sign-in/code",
+    "/coordinator/sign-in/two-factor", "/coordinator/invitation", "/coordinator/reset", "/coordinator/reset/new"})
+# The fixture coordinator's authenticator secret (base32): she holds every role, and admins need two factors.
+COORDINATOR_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def cookie_of(response, name: str) -> str:
+    """`name=value` of a cookie a response sets (Set-Cookie may come as several headers)."""
+    raw = response.headers.get("Set-Cookie") or response.headers.get("set-cookie") or ""
+    for part in (raw if isinstance(raw, list) else raw.split(", pp_")):
+        part = part if part.startswith("pp_") else "pp_" + part
+        if part.startswith(name + "="):
+            return part.split(";")[0]
+    raise AssertionError(f"no {name} cookie in {raw!r}")
+
+
+def sign_in_http(client, email: str, password: str, totp_secret: str = "") -> dict:
+    """Sign in through the routes (password, then the code if the account has a second factor)."""
+    from chalicelib import auth, clock, two_factor
+
+    response = client.http.post("/coordinator/sign-in", headers=FORM, body=form({"email": email, "password": password}))
+    assert response.status_code == 303, response.body
+    if "/sign-in/code" in response.headers["Location"]:
+        pending = cookie_of(response, "pp_pending")
+        clock.advance(two_factor.STEP_SECONDS)  # a code of a step not used yet (each works once)
+        response = client.http.post("/coordinator/sign-in/code", headers={**FORM, "Cookie": pending},
+                                    body=form({"code": two_factor.current_code(totp_secret)}))
+        assert response.status_code == 303, response.body
+    cookie = cookie_of(response, "pp_session")
+    token = cookie.split("=", 1)[1]
+    session = auth.authenticate(token)
+    return {"headers": {"Cookie": cookie}, "form_headers": {"Cookie": cookie, **FORM},
+            "csrf": session.csrf_token, "token": token, "id": session.id}
 
 
 @pytest.fixture
 def coordinator(client):
-    """A signed-in coordinator: headers for pages (cookie) and the CSRF token for forms."""
-    from chalicelib import auth
+    """A signed-in coordinator with every role: headers for pages (cookie) and the CSRF token for forms."""
+    from chalicelib import auth, roles
 
-    auth.create_coordinator(*COORDINATOR, name="Zoe")
-    response = client.http.post("/coordinator/sign-in", headers=FORM,
-                                body=form({"email": COORDINATOR[0], "password": COORDINATOR[1]}))
-    assert response.status_code == 303, response.body
-    cookie = response.headers["Set-Cookie"].split(";")[0]
-    token = cookie.split("=", 1)[1]
-    session = auth.authenticate(token)
-    return {"headers": {"Cookie": cookie}, "form_headers": {"Cookie": cookie, **FORM},
-            "csrf": session.csrf_token, "token": token}
+    auth.create_coordinator(*COORDINATOR, name="Zoe", granted=roles.ALL, totp_secret=COORDINATOR_TOTP)
+    return sign_in_http(client, *COORDINATOR, totp_secret=COORDINATOR_TOTP)

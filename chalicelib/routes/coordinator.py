@@ -6,7 +6,7 @@ from urllib.parse import quote, urlencode, urlparse
 from chalice import Blueprint, Response
 
 from chalicelib import audience, auth, subscriptions, tokens, web
-from chalicelib.errors import RateLimited, ValidationError
+from chalicelib.errors import Forbidden, RateLimited, ValidationError
 from chalicelib.forms import ticked
 from chalicelib.rendering import render_page
 
@@ -30,7 +30,10 @@ def _safe_next(target: str) -> str:
 
 def _sign_in_page(values: dict, next_path: str, errors: dict | None = None, form_error: str = "",
                   status: int = 200, headers: dict | None = None) -> Response:
-    return web.html(render_page("coordinator/sign_in.html", values=values, errors=errors or {},
+    query = bp.current_request.query_params or {}
+    notice = ("Your account is ready. Please sign in." if query.get("ready") else
+              "Your new password is saved, and you are signed out everywhere. Please sign in." if query.get("reset") else "")
+    return web.html(render_page("coordinator/sign_in.html", values=values, errors=errors or {}, notice=notice,
                                 form_error=form_error, next=_safe_next(next_path)), status=status, headers=headers)
 
 
@@ -46,12 +49,17 @@ def sign_in():
     data = web.body(request)
     values, next_path = {"email": str(data.get("email", ""))}, str(data.get("next", ""))
     try:
-        token = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
+        outcome = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
     except ValidationError as error:
         return _sign_in_page(values, next_path, errors=error.errors, status=400)
     except RateLimited as error:
         return _sign_in_page(values, next_path, form_error=error.message, status=429, headers=error.headers)
-    return web.redirect(_safe_next(next_path), headers={"Set-Cookie": auth.session_cookie(token)})
+    if outcome.next == "session":
+        return web.redirect(_safe_next(next_path), headers={"Set-Cookie": auth.session_cookie(outcome.token)})
+    # The password was right; the second factor (or setting one up) comes next, on a page of its own.
+    step = "/coordinator/sign-in/code" if outcome.next == "code" else "/coordinator/sign-in/two-factor"
+    return web.redirect(step + "?" + urlencode({"next": _safe_next(next_path)}),
+                        headers={"Set-Cookie": auth.pending_cookie(outcome.token)})
 
 
 @web.route(bp, "/api/coordinator/sessions", methods=["POST"], content_types=["application/json"],
@@ -60,7 +68,15 @@ def api_sign_in():
     """Sign in as a coordinator and receive a bearer token"""
     request = bp.current_request
     data = web.body(request)
-    token = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
+    outcome = auth.sign_in(str(data.get("email", "")), str(data.get("password", "")), web.client_id(request))
+    if outcome.next == "setup":
+        raise Forbidden("Your role needs two-factor sign-in. Sign in once in a browser to set it up, then "
+                        "use the API with the code from your app as `code`.")
+    token = outcome.token
+    if outcome.next == "code":
+        if not data.get("code"):
+            raise ValidationError({"code": "Give the six-digit code from your authenticator app as `code`."})
+        token = auth.second_factor(outcome.token, str(data["code"]), web.client_id(request))
     # "Bearer" names the token scheme; it is not a credential.
     return web.json_response({"token": token, "token_type": "Bearer"}, status=201)  # nosec B105
 
@@ -337,14 +353,14 @@ def erase_subscriber(sid, coordinator):
     return web.redirect("/coordinator/subscribers?done=erased")
 
 
-@web.route(bp, "/coordinator/subscribers/{sid}/data.json", coordinator=True)
+@web.route(bp, "/coordinator/subscribers/{sid}/data.json", coordinator=True, audited=True)
 def subscriber_data(sid, coordinator):
     """Everything held about one subscriber, for a request of access made to a coordinator"""
     data = subscriptions.export_of(audience.person(sid))
     return web.json_response(data, headers={"Content-Disposition": 'attachment; filename="peerpost-my-data.json"'})
 
 
-@web.route(bp, "/coordinator/subscribers.csv", coordinator=True)
+@web.route(bp, "/coordinator/subscribers.csv", coordinator=True, audited=True)
 def subscribers_csv(coordinator):
     return Response(body=subscriptions.export_csv(), status_code=200, headers={
         "Content-Type": "text/csv; charset=utf-8",

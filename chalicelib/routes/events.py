@@ -285,7 +285,7 @@ def offer_by_hand(event_id, coordinator):
     return web.redirect(f"/coordinator/events/{event_id}?notice=offered")
 
 
-@web.route(bp, "/coordinator/events/{event_id}/registrations.csv", coordinator=True)
+@web.route(bp, "/coordinator/events/{event_id}/registrations.csv", coordinator=True, audited=True)
 def registrations_csv(event_id, coordinator):
     return Response(body=events.export_csv(event_id), status_code=200, headers={
         "Content-Type": "text/csv; charset=utf-8",

@@ -107,7 +107,7 @@ def _progress(job: dict) -> dict:
             "summary": imports.summary(job) if job["state"] in ("checked", "done") else None}
 
 
-@web.route(bp, "/coordinator/import/{job_id}/report.csv", coordinator=True)
+@web.route(bp, "/coordinator/import/{job_id}/report.csv", coordinator=True, audited=True)
 def import_report(job_id, coordinator):
     return Response(body=imports.report_csv(job_id), status_code=200, headers={
         "Content-Type": "text/csv; charset=utf-8",

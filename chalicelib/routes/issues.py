@@ -175,8 +175,9 @@ def update_issue(issue_id, coordinator):
     return web.redirect(f"/coordinator/issues/{issue_id}/edit?saved=1")
 
 
+# Not audited: it runs as the coordinator types; pressing "Save draft" (edit_issue) is the recorded edit.
 @web.route(bp, "/coordinator/issues/{issue_id}/autosave", methods=["POST"], coordinator=True,
-           responses=(200, 400, 401, 403, 409))
+           responses=(200, 400, 401, 403, 409), audited=False)
 def autosave_issue(issue_id, coordinator):
     """The editor's script saves the draft as the coordinator types: the new version, or why not."""
     from chalicelib import issue_editor

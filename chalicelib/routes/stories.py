@@ -285,18 +285,18 @@ def _download(body: str, kind: str, filename: str) -> Response:
         "Content-Type": kind, "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@web.route(bp, "/coordinator/story-exports/records.json", coordinator=True)
+@web.route(bp, "/coordinator/story-exports/records.json", coordinator=True, audited=True)
 def export_records_json(coordinator):
     return _download(json.dumps({"stories": stories.export_records()}, indent=2), "application/json",
                      "peerpost-story-consent.json")
 
 
-@web.route(bp, "/coordinator/story-exports/records.csv", coordinator=True)
+@web.route(bp, "/coordinator/story-exports/records.csv", coordinator=True, audited=True)
 def export_records_csv(coordinator):
     return _download(stories.export_records_csv(), "text/csv; charset=utf-8", "peerpost-story-consent.csv")
 
 
-@web.route(bp, "/coordinator/story-exports/channel/{channel}", coordinator=True)
+@web.route(bp, "/coordinator/story-exports/channel/{channel}", coordinator=True, audited=True)
 def export_channel(coordinator, channel):
     if channel not in consent.CHANNELS:
         raise NotFound("There is no such channel.")

@@ -37,15 +37,17 @@ def test_create_coordinator_writes_to_the_stacks_table_and_they_can_sign_in(depl
                 "--name", "Robin", "--password-stdin"])
     assert settings.get_settings().signing_secret_parameter == "/peerpost/prod/signing-secret"
     assert settings.get_settings().table_name.startswith("peerpost-prod")
-    token = auth.sign_in("robin@example.org", "a long enough password", client="workstation")
-    assert auth.authenticate(token).name == "Robin"
+    outcome = auth.sign_in("robin@example.org", "a long enough password", client="workstation")
+    # The first admin: her password is right, and she sets up her second factor before anything else.
+    assert outcome.next == "setup" and auth.pending(outcome.token, "setup")["name"] == "Robin"
+    assert auth.held_roles(auth.pending(outcome.token, "setup")) == {"admin"}
 
 
 def test_a_short_password_creates_nothing(deployed_stack, monkeypatch):
     from chalicelib import admin, aws
 
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    with pytest.raises(SystemExit, match="at least 10"):
+    with pytest.raises(SystemExit, match="at least 12"):
         admin.main(["create-coordinator", "--stack", deployed_stack, "--email", "robin@example.org",
                     "--password-stdin"])
     assert aws.table().scan()["Count"] == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import COORDINATOR, FORM, JSON, as_json, form
+from tests.conftest import COORDINATOR, COORDINATOR_TOTP, FORM, JSON, OPEN_COORDINATOR_PATHS, as_json, form
 
 
 def coordinator_routes():
@@ -11,7 +11,7 @@ def coordinator_routes():
 
     for path, methods in app.routes.items():
         if path.startswith("/coordinator") or path.startswith("/api/coordinator"):
-            if path in ("/coordinator/sign-in", "/api/coordinator/sessions"):
+            if path in OPEN_COORDINATOR_PATHS:
                 continue
             for method, entry in methods.items():
                 yield method, path.replace("{", "").replace("}", ""), entry.content_types
@@ -67,8 +67,16 @@ def test_post_without_csrf_token_is_refused(client, coordinator):
 
 
 def test_bearer_token_from_json_sign_in(client, coordinator):
+    from chalicelib import clock, two_factor
+
+    without_code = client.http.post("/api/coordinator/sessions", headers=JSON,
+                                    body=as_json({"email": COORDINATOR[0], "password": COORDINATOR[1]}))
+    assert without_code.status_code == 400 and "code" in __import__("json").loads(without_code.body)["fields"]
+    clock.advance(two_factor.STEP_SECONDS)
     response = client.http.post("/api/coordinator/sessions", headers=JSON,
-                                body=as_json({"email": COORDINATOR[0], "password": COORDINATOR[1]}))
+                                body=as_json({"email": COORDINATOR[0], "password": COORDINATOR[1],
+                                              "code": two_factor.current_code(COORDINATOR_TOTP)}))
+    assert response.status_code == 201, response.body
     token = __import__("json").loads(response.body)["token"]
     counts = client.http.get("/api/coordinator/subscribers", headers={"Authorization": f"Bearer {token}"})
     assert counts.status_code == 200
@@ -98,7 +106,8 @@ def test_a_stranger_guessing_cannot_lock_the_owner_out(client, coordinator):
     stranger = sign_in_from("203.0.113.66", COORDINATOR[0], "another guess")
     assert stranger["statusCode"] == 429
     owner = sign_in_from("198.51.100.20", *COORDINATOR)
-    assert owner["statusCode"] == 303 and owner["headers"]["Location"] == "/coordinator"
+    # Her password still works: she goes on to her second factor.
+    assert owner["statusCode"] == 303 and owner["headers"]["Location"].startswith("/coordinator/sign-in/code")
 
 
 def test_successful_sign_ins_do_not_count_towards_any_limit(client, coordinator):

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import COORDINATOR, FORM, JSON, as_json, form, html_of, text_of
+from tests.conftest import COORDINATOR, FORM, JSON, as_json, form, html_of, text_of, COORDINATOR_TOTP, sign_in_http
 
 STORY = {
     "title": "Finding my people",
@@ -422,10 +422,8 @@ def test_retention_flags_then_erases_unless_kept(client, coordinator, outbox):
     clock.advance(2 * day)
     assert stories.apply_retention() == {"flagged": 1, "erased": 0}
     assert client.http.get("/coordinator/stories", headers=coordinator["headers"]).status_code == 303  # expired
-    signed_in = client.http.post("/coordinator/sign-in", headers=FORM,
-                                 body=form({"email": COORDINATOR[0], "password": COORDINATOR[1]}))
-    cookie = signed_in.headers["Set-Cookie"].split(";")[0]
-    assert "Due for erasure" in client.http.get("/coordinator/stories", headers={"Cookie": cookie}).body.decode()
+    again = sign_in_http(client, *COORDINATOR, totp_secret=COORDINATOR_TOTP)
+    assert "Due for erasure" in client.http.get("/coordinator/stories", headers=again["headers"]).body.decode()
     clock.advance((s.story_retention_erase_days + 1) * day)
     assert stories.apply_retention() == {"flagged": 0, "erased": 1}
     erased = stories.get(ids["Finding my people"])

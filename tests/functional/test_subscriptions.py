@@ -322,7 +322,7 @@ def test_sign_in_next_cannot_inject_headers(client, coordinator):
 
     response = client.http.post("/coordinator/sign-in", headers=FORM, body=form(
         {"email": COORDINATOR[0], "password": COORDINATOR[1], "next": "/coordinator\r\nSet-Cookie: x=y"}))
-    assert response.status_code == 303 and response.headers["Location"] == "/coordinator"
+    assert response.status_code == 303 and response.headers["Location"] == "/coordinator/sign-in/code?next=%2Fcoordinator"
 
 
 def test_unsubscribed_person_gets_a_preferences_link_with_export_and_erase(client, outbox):

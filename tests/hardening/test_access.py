@@ -5,7 +5,7 @@ import re
 import urllib.error
 import urllib.request
 
-OPEN = {"/coordinator/sign-in", "/api/coordinator/sessions"}
+from tests.conftest import OPEN_COORDINATOR_PATHS as OPEN
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -16,10 +16,11 @@ from tests.browser.conftest import COORDINATOR
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
-def bearer_token(base: str) -> str:
+def bearer_token(peerpost) -> str:
+    """Signed in through the API as the demo coordinator (password and a fresh two-factor code)."""
     request = urllib.request.Request(
-        f"{base}/api/coordinator/sessions", method="POST", headers={"Content-Type": "application/json"},
-        data=json.dumps({"email": COORDINATOR[0], "password": COORDINATOR[1]}).encode())
+        f"{peerpost.base}/api/coordinator/sessions", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"email": COORDINATOR[0], "password": COORDINATOR[1], "code": peerpost.next_code()}).encode())
     with urllib.request.urlopen(request, timeout=10) as response:  # nosec B310 - loopback
         return json.loads(response.read())["token"]
 
@@ -33,7 +34,7 @@ def test_openapi_document_lists_every_json_route(peerpost):
 
 
 def test_no_input_produces_a_server_error(peerpost):
-    token = bearer_token(peerpost.base)
+    token = bearer_token(peerpost)
     result = subprocess.run(
         [str(SCHEMATHESIS), "run", f"{peerpost.base}/openapi.json", "--url", peerpost.base,
          "--checks", "not_a_server_error", "--max-examples", "20", "--seed", "20261122",

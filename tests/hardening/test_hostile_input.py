@@ -205,7 +205,7 @@ def test_every_json_route_refuses_deep_nesting_and_lone_surrogates_with_a_400(pe
 
     from tests.hardening.test_api_fuzz import bearer_token
 
-    token = bearer_token(peerpost.base)
+    token = bearer_token(peerpost)
     with urllib.request.urlopen(f"{peerpost.base}/openapi.json", timeout=10) as response:  # nosec B310 - loopback
         document = json.loads(response.read())
     bodies = {"deep": ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}").encode(),
@@ -228,7 +228,9 @@ def test_a_non_ascii_return_address_signs_in_without_dropping_the_connection(pee
                                    "next": "/coordinator/stories?status=née"}).encode()
     status, headers, _ = _raw(peerpost.base, "POST", "/coordinator/sign-in", body,
                               {"Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 303 and headers["Location"] == "/coordinator/stories?status=n%C3%A9e"
+    # On to the second factor, which then returns her to that address, percent-encoded.
+    assert status == 303 and headers["Location"] == (
+        "/coordinator/sign-in/code?next=" + urllib.parse.quote("/coordinator/stories?status=n%C3%A9e", safe=""))
 
 
 def test_unknown_addresses_are_a_404_page(peerpost):

@@ -161,3 +161,14 @@ def test_uploads_reach_the_api_intact_and_only_the_api_may_store_images(sam):
             assert sorted(files["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
         else:
             assert touches_s3 == [], name
+
+
+def test_no_deployed_function_may_update_or_delete_an_audit_entry(sam):
+    """The audit trail is append-only in AWS too: every function's role denies changing AUDIT# items."""
+    functions = [r for r in sam["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    roles = [sam["Resources"][f["Properties"]["Role"]["Fn::GetAtt"][0]] for f in functions]
+    assert len(roles) == len(merge.app_functions())
+    for role in roles:
+        (deny,) = [s for s in _statements(role["Properties"]["Policies"]) if s.get("Sid") == "AuditTrailIsAppendOnly"]
+        assert deny["Effect"] == "Deny" and {"dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= set(deny["Action"])
+        assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["AUDIT#*"]}}

@@ -1,0 +1,145 @@
+"""The audit trail: who did what to which record, and when, for every coordinator action.
+
+Append-only. PeerPost has no code that edits or deletes an entry, and the deployed functions' IAM
+policy denies UpdateItem and DeleteItem on the audit partitions (infra/resources.yaml). Entries expire
+by DynamoDB TTL after `audit_retention_days` (six years by default; docs/team.md).
+
+An entry holds ids, never story text or an address: `who` is the coordinator's id and display name,
+`record` the ids in the route's path (an issue, a story, a subscriber's id) or the one a view names
+with about(). chalicelib.web.route writes one for every coordinator POST that succeeds, for the GETs
+that hand data out (exports, a contributor's contact details), and for every refusal for want of a
+role; sign-in writes its own.
+"""
+from __future__ import annotations
+
+import contextvars
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterator
+
+from chalicelib import aws, clock, keys
+from chalicelib.settings import get_settings
+
+_ABOUT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("audit_about", default=None)
+
+DONE = "done"
+REFUSED = "refused"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: str
+    who_id: str
+    who_name: str
+    action: str
+    record: str
+    outcome: str
+    detail: str
+
+    @property
+    def action_words(self) -> str:
+        return words(self.action)
+
+
+def words(action: str) -> str:
+    """An action's name as people read it: "send_issue" -> "send issue"."""
+    return action.replace("_", " ").replace(".", ": ")
+
+
+def begin() -> None:
+    """A request starts: nothing named yet."""
+    _ABOUT.set(None)
+
+
+def about(kind: str, record_id: str) -> None:
+    """Name the record this request made (a new issue, an invitation): the entry the route writes says it."""
+    _ABOUT.set({kind: record_id})
+
+
+def named() -> dict | None:
+    return _ABOUT.get()
+
+
+def _record_text(record: dict | None) -> str:
+    if not record:
+        return ""
+    # Ids only: a value holding "@" or a space is not one of ours, and is left out rather than kept.
+    return " ".join(f"{kind}={value}" for kind, value in sorted(record.items())
+                    if value and "@" not in str(value) and " " not in str(value))
+
+
+def append(action: str, *, who_id: str, who_name: str, record: dict | None = None,
+           outcome: str = DONE, detail: str = "") -> None:
+    """Append one entry. `detail` is a fixed phrase of ours (a role's name, a reason code), never input."""
+    at = clock.iso()
+    retention = get_settings().audit_retention_days
+    aws.table().put_item(
+        Item={
+            **keys.audit_entry(at[:7], at, secrets.token_hex(4)),
+            "at": at,
+            "who_id": who_id or "unknown",
+            "who_name": who_name or "unknown",
+            "action": action,
+            "record": _record_text(record),
+            "outcome": outcome,
+            "detail": detail,
+            "expires_at": clock.epoch() + retention * 86400,
+        },
+        ConditionExpression="attribute_not_exists(PK)",  # appended, never overwritten
+    )
+
+
+def by(coordinator, action: str, record: dict | None = None, outcome: str = DONE, detail: str = "") -> None:
+    """An entry for what this signed-in coordinator did (with the record a view named, if it did)."""
+    append(action, who_id=coordinator.id, who_name=coordinator.name, record={**(record or {}), **(named() or {})},
+           outcome=outcome, detail=detail)
+
+
+def _months(start: date, end: date) -> list[str]:
+    months, cursor = [], date(end.year, end.month, 1)
+    while cursor >= date(start.year, start.month, 1):
+        months.append(cursor.isoformat()[:7])
+        cursor = (cursor - timedelta(days=1)).replace(day=1)
+    return months
+
+
+def entries(start: date, end: date, who_id: str = "", action: str = "") -> Iterator[Entry]:
+    """Entries from `start` to `end` (whole days, UTC), newest first, optionally one person's or one action's."""
+    from boto3.dynamodb.conditions import Attr, Key
+
+    low, high = start.isoformat(), (end + timedelta(days=1)).isoformat()
+    condition = None
+    if who_id:
+        condition = Attr("who_id").eq(who_id)
+    if action:
+        condition = Attr("action").eq(action) if condition is None else condition & Attr("action").eq(action)
+    for month in _months(start, end):
+        query = {"KeyConditionExpression": Key("PK").eq(keys.audit_month(month)) & Key("SK").between(low, high),
+                 "ScanIndexForward": False}
+        if condition is not None:
+            query["FilterExpression"] = condition
+        while True:
+            page = aws.table().query(**query)
+            for item in page.get("Items", []):
+                yield Entry(at=item["at"], who_id=item["who_id"], who_name=item["who_name"],
+                            action=item["action"], record=item.get("record", ""), outcome=item["outcome"],
+                            detail=item.get("detail", ""))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def as_csv(rows) -> str:
+    from chalicelib.subscriptions import csv_safe
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["at", "who_id", "who", "action", "record", "outcome", "detail"])
+    for entry in rows:
+        writer.writerow([entry.at, entry.who_id, csv_safe(entry.who_name), entry.action, entry.record,
+                         entry.outcome, entry.detail])
+    return out.getvalue()
