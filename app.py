@@ -110,6 +110,13 @@ def anonymise_past_attendees(event):
     events.anonymise_past()
 
 
+@app.schedule("rate(1 hour)")
+def safeguarding_second_alerts(event):
+    from chalicelib import moderation
+
+    moderation.second_alerts()
+
+
 @app.schedule("rate(1 day)")
 def story_retention(event):
     from chalicelib import stories

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Iterator
 
-from chalicelib import aws, claims, clock, consent, emails, keys, ratelimit, tokens
+from chalicelib import aws, claims, clock, consent, emails, keys, moderation, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
 from chalicelib.errors import Conflict, NotFound, RateLimited, ReadsUnprocessed, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
@@ -42,6 +42,8 @@ TRANSITIONS = {
     "rejected": ("in_review",),
     "withdrawn": (),
 }
+# What coordinators add to a story: erased with it, since notes and reasons can speak of the person.
+COORDINATOR_FIELDS = ("notes", "messages", "decline_reason", "declined_by", "safeguarding_note", "assignee")
 UNPUBLISHED = ("new", "in_review", "awaiting_approval", "approved", "rejected")
 MAX_TITLE = 150
 MAX_NAME = 120
@@ -375,6 +377,7 @@ def approve_version(story_id: str, number: int) -> dict:
                "level": old["level"], "channels": list(old["channels"]), "wording_version": old["wording_version"],
                "version": int(number)}, extra=(stamp,))
     count(Metric.STORY_VERSIONS_APPROVED)
+    moderation.tell_the_team(story, "approved the edited version")
     return get(story_id)
 
 
@@ -400,6 +403,7 @@ def keep_my_version(story_id: str, number: int) -> dict:
         "level": old["level"], "channels": list(old["channels"]), "wording_version": old["wording_version"],
         "version": new_number})
     count(Metric.STORY_EDITS_DECLINED)
+    moderation.tell_the_team(story, "declined the edit and kept their own words")
     return get(story_id)
 
 
@@ -413,6 +417,8 @@ def withdraw(story_id: str, actor: str = "contributor", method: str = "contribut
     _erase(story, "withdrawn", actor, method)
     count(Metric.STORIES_WITHDRAWN)
     logger().info("story withdrawn", extra={"story_id": story_id, "method": method})
+    if actor == "contributor":
+        moderation.tell_the_team(story, "withdrawn their story")
     if email:
         emails.send(email, "story_withdrawn", "Your story has been withdrawn", purpose="story-withdrawn")
 
@@ -424,7 +430,7 @@ def _erase(story: dict, event: str, actor: str, method: str) -> None:
         "consent": {"level": "private", "channels": [], "wording_version": story["consent"]["wording_version"],
                     "version": None, "method": method, "given_at": now},
         "erased": True,
-    }, remove=("title", "name", "email", "approved_version", "current_version"),
+    }, remove=("title", "name", "email", "approved_version", "current_version", *COORDINATOR_FIELDS),
         deletes=tuple(keys.story_version(story_id, int(v["number"])) for v in story["versions"]),
         ledger={"event": event, "at": now, "actor": actor, "method": method, "level": "private", "channels": [],
                 "wording_version": story["consent"]["wording_version"], "version": None})
@@ -432,7 +438,8 @@ def _erase(story: dict, event: str, actor: str, method: str) -> None:
 
 # ---------------------------------------------------------------- the coordinator
 
-def set_status(story_id: str, status: str) -> dict:
+def set_status(story_id: str, status: str, extra: dict | None = None) -> dict:
+    """Move a story on (TRANSITIONS); `extra`: fields kept with the move (a decline's reason)."""
     story = get(story_id)
     if status not in TRANSITIONS.get(story["status"], ()):
         raise Conflict(f"A story that is {STATUS_LABELS[story['status']].lower()} cannot be moved to "
@@ -440,7 +447,9 @@ def set_status(story_id: str, status: str) -> dict:
     if status in ("approved", "published"):
         if int(story.get("approved_version") or 0) != int(story["current_version"]):
             raise Conflict("The contributor has not approved the latest version yet.")
-    fields = {"status": status, **keys.story_index(status, story["created_at"], story_id)}
+    if status == "rejected" and not (extra or {}).get("decline_reason"):
+        raise ValidationError({"reason": "Say why the story is declined."})
+    fields = {"status": status, **keys.story_index(status, story["created_at"], story_id), **(extra or {})}
     remove: tuple[str, ...] = ()
     if status == "published":
         fields["published_at"] = clock.iso()
@@ -483,6 +492,22 @@ def edit(story_id: str, data: dict, editor: str) -> dict:
                     purpose="story-edited", first_name=consent.first_name(story.get("name", "")),
                     contributor_url=contributor_url(story_id))
     return get(story_id)
+
+
+def set_fields(story_id: str, fields: dict, remove: tuple[str, ...] = ()) -> None:
+    """Coordinators' own fields on a story (assignee, safeguarding handling), guarded by its revision."""
+    story = get(story_id)
+    if story["status"] == "withdrawn":
+        raise Conflict("This story has been withdrawn.")
+    _commit(story, story_id, fields, remove=remove)
+
+
+def append_to(story_id: str, field: str, entry: dict) -> None:
+    """Add to one of the coordinators' lists on a story (notes, messages sent); erased with the story."""
+    story = get(story_id)
+    if story["status"] == "withdrawn":
+        raise Conflict("This story has been withdrawn.")
+    _commit(story, story_id, {field: [*story.get(field, []), entry]})
 
 
 def set_keep(story_id: str, keep: bool) -> dict:

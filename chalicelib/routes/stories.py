@@ -6,7 +6,7 @@ import secrets
 
 from chalice import Blueprint, Response
 
-from chalicelib import consent, stories, web
+from chalicelib import consent, moderation, roles, stories, team, web
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, ValidationError
 from chalicelib.rendering import render_page
 
@@ -126,7 +126,23 @@ def _contributor_page(token: str, errors: dict | None = None, values: dict | Non
         "stories/mine.html", token=token, story=story, approved=stories.approved(story),
         latest=stories.current(story), values=values, errors=errors or {}, chosen=_chosen(values), notice=notice,
         contributor_status_labels=stories.CONTRIBUTOR_STATUS_LABELS,
-        shared={c: consent.decide(story, c) for c in consent.CHANNELS}, **_form_context()), status=status)
+        shared={c: consent.decide(story, c) for c in consent.CHANNELS}, difference=_edit_difference(story),
+        **_form_context()), status=status)
+
+
+def _edit_difference(story: dict) -> str:
+    """What the waiting edit changed from the words the contributor last approved (their page shows it)."""
+    mine, latest = stories.approved(story), stories.current(story)
+    if story["status"] != "awaiting_approval" or not mine or not latest:
+        return ""
+    return moderation.difference_html(mine["text"], latest["text"])
+
+
+def _diffs(story: dict) -> dict:
+    """Each version's difference from the one before it (by number), as HTML with <del> and <ins>."""
+    versions = story.get("versions", [])
+    return {int(after["number"]): moderation.difference_html(before["text"], after["text"])
+            for before, after in zip(versions, versions[1:])}
 
 
 def _back_to_contributor(token: str, done: str) -> Response:
@@ -198,14 +214,31 @@ def _story_page(coordinator, story_id: str, errors: dict | None = None, values: 
     story = stories.get(story_id)
     notice = _coordinator_notice(story, done)
     latest = stories.current(story)
-    values = values if values is not None else (
-        {"title": latest["title"], "text": latest["text"], "content_notes": ", ".join(latest.get("content_notes") or [])}
-        if latest else {})
+    values = {**_typed(story_id, {}, story), **(values or {})}
     return web.html(render_page(
         "coordinator/story.html", coordinator=coordinator, story=story, latest=latest,
         approved=stories.approved(story), values=values, errors=errors or {}, notice=notice,
         status_labels=stories.STATUS_LABELS, transitions=stories.TRANSITIONS.get(story["status"], ()),
-        shared={c: consent.decide(story, c) for c in consent.CHANNELS}, **_form_context()), status=status)
+        shared={c: consent.decide(story, c) for c in consent.CHANNELS}, moderators=team.holders(roles.MODERATOR),
+        diffs=_diffs(story), **_form_context()), status=status)
+
+
+def _diffs(story: dict) -> dict:
+    """Each version's difference from the one before it (by number), as HTML with <del> and <ins>."""
+    versions = story.get("versions", [])
+    return {int(after["number"]): moderation.difference_html(before["text"], after["text"])
+            for before, after in zip(versions, versions[1:])}
+
+
+def _typed(story_id: str, data: dict, story: dict | None = None) -> dict:
+    """The story page's forms as first shown (the latest words, the suggested decline message), with
+    whatever was just typed over them."""
+    story = story or stories.get(story_id)
+    latest = stories.current(story)
+    shown = {"title": latest["title"], "text": latest["text"],
+             "content_notes": ", ".join(latest.get("content_notes") or [])} if latest else {}
+    shown["decline_message"] = moderation.decline_wording(story)
+    return {**shown, **{k: str(v) for k, v in data.items() if k != "csrf_token"}}
 
 
 def _coordinator_notice(story: dict, done: str) -> str:
@@ -215,7 +248,8 @@ def _coordinator_notice(story: dict, done: str) -> str:
         return ("Saved as a new version. It cannot be published until the contributor approves it"
                 + ("; we have emailed them." if story.get("email") else
                    ". They gave no email address, so they cannot be asked."))
-    return {"consent": "Consent changed as the contributor asked.",
+    return {"consent": "Consent changed as the contributor asked.", "message": "Message sent to the contributor.",
+            "note": "Note added.", "assigned": "Assignee saved.", "handled": "Safeguarding flag marked handled.",
             "kept": "Kept on purpose: retention will not erase it.", "unkept": "Normal retention applies.",
             "withdrawn": "Withdrawn: the story's words and name are erased."}.get(done, "")
 
@@ -232,8 +266,17 @@ def story_detail(coordinator, story_id):
 
 @web.route(bp, "/coordinator/stories/{story_id}/status", methods=["POST"], coordinator=True)
 def story_status(coordinator, story_id):
-    new = str(web.body(bp.current_request).get("status", ""))
-    stories.set_status(story_id, new)
+    data = web.body(bp.current_request)
+    new = str(data.get("status", ""))
+    if new == "rejected":  # a reason, and the contributor told in words the coordinator can adjust
+        try:
+            moderation.decline(story_id, coordinator, str(data.get("reason", "")), str(data.get("decline_message", "")))
+        except ValidationError as error:
+            if web.wants_json(bp.current_request):
+                raise
+            return _story_page(coordinator, story_id, error.errors, values=_typed(story_id, data), status=400)
+    else:
+        stories.set_status(story_id, new)
     if web.wants_json(bp.current_request):
         return web.json_response({"status": new})
     return _back_to_story(story_id, "status")
@@ -278,6 +321,50 @@ def story_withdraw(coordinator, story_id):
                            status=400)
     stories.withdraw(story_id, actor="coordinator", method="on-request")
     return _back_to_story(story_id, "withdrawn")
+
+
+def _story_form_post(story_id: str, coordinator, action, done: str) -> Response:
+    """A story-page form: done, and back to the page saying so; or the page again with what was typed."""
+    data = web.body(bp.current_request)
+    try:
+        action(data)
+    except ValidationError as error:
+        return _story_page(coordinator, story_id, error.errors, values=_typed(story_id, data), status=400)
+    except Conflict as error:
+        return _story_page(coordinator, story_id, {"message": error.message} if done == "message" else
+                           {"form": error.message}, values=_typed(story_id, data), status=409)
+    return _back_to_story(story_id, done)
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/message", methods=["POST"], coordinator=True)
+def story_message(coordinator, story_id):
+    return _story_form_post(story_id, coordinator, lambda data: moderation.write(
+        story_id, coordinator, str(data.get("subject", "")), str(data.get("message", ""))), "message")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/notes", methods=["POST"], coordinator=True)
+def story_note(coordinator, story_id):
+    return _story_form_post(story_id, coordinator, lambda data: moderation.add_note(
+        story_id, coordinator, str(data.get("note", ""))), "note")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/assignee", methods=["POST"], coordinator=True)
+def story_assign(coordinator, story_id):
+    return _story_form_post(story_id, coordinator, lambda data: moderation.assign(
+        story_id, str(data.get("assignee", ""))), "assigned")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/safeguarding", methods=["POST"], coordinator=True)
+def story_safeguarding_handled(coordinator, story_id):
+    return _story_form_post(story_id, coordinator, lambda data: moderation.mark_handled(
+        story_id, coordinator, str(data.get("handled_note", ""))), "handled")
+
+
+@web.route(bp, "/coordinator/stories/{story_id}/contact", coordinator=True, audited=True)
+def story_contact(coordinator, story_id):
+    """Safeguarding leads only, and every view is in the audit trail."""
+    return web.html(render_page("coordinator/story_contact.html", coordinator=coordinator, story_id=story_id,
+                                contact=moderation.contact(story_id)), headers={"Cache-Control": "private, no-store"})
 
 
 def _download(body: str, kind: str, filename: str) -> Response:

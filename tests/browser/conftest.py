@@ -34,6 +34,7 @@ class LocalPeerPost:
     process: subprocess.Popen
     cookies: list | None = None  # the signed-in coordinator's, reused by later sign_in() calls
     last_step: int = -1  # the last TOTP time step used: each code works once
+    api_token: str = ""  # a bearer token from the JSON sign-in, reused
 
     def next_code(self, secret: str = COORDINATOR_TOTP) -> str:
         """A code the server has not seen: this step's, or the next one's (within the drift it allows)."""

@@ -39,7 +39,7 @@ def confirm_links(peerpost, addresses: list[str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("round_number", range(ROUNDS))
 def test_fifty_at_once_for_ten_places(peerpost, round_number):
-    token = coordinator_token(peerpost.base)
+    token = coordinator_token(peerpost)
     event_id = create_event(peerpost.base, token, f"Concurrency round {round_number}", PLACES)
     start = threading.Barrier(PEOPLE)
 

@@ -31,7 +31,7 @@ def register(page, peerpost, event_id: str, name: str, email: str, button: str, 
 
 
 def test_register_fill_wait_cancel_and_accept_the_offer(page, peerpost):
-    event_id = create_event(peerpost.base, coordinator_token(peerpost.base), "Browser journey", 2)
+    event_id = create_event(peerpost.base, coordinator_token(peerpost), "Browser journey", 2)
     page.goto(peerpost.base + "/")
     page.get_by_role("link", name="Dates for the diary").first.click()
     page.get_by_role("heading", name="Dates for the diary").wait_for()

@@ -96,7 +96,8 @@ class ConsentHistory(RuleBasedStateMachine):
     def moderate(self, status):
         from chalicelib import stories
 
-        self._refusable(lambda: stories.set_status(self.story_id, status))
+        reason = {"decline_reason": "Not for us this time."} if status == "rejected" else None
+        self._refusable(lambda: stories.set_status(self.story_id, status, extra=reason))
 
     @rule()
     def publish(self):

@@ -261,7 +261,8 @@ def test_statuses_move_only_along_allowed_transitions(client, coordinator, outbo
     assert response.status_code == 409
     for status in ("in_review", "rejected", "in_review", "approved", "published", "in_review"):
         assert coord_post(client, coordinator, f"/coordinator/stories/{story_id}/status",
-                          {"status": status}).status_code == 303
+                          {"status": status, "reason": "Too close to another story.",
+                           "decline_message": "Thank you."}).status_code == 303
 
 
 def test_an_edit_is_a_new_version_that_needs_the_contributors_approval(client, coordinator, outbox):
