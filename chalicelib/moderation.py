@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import re
 from datetime import timedelta
 
 from chalicelib import audit, claims, clock, emails, roles
@@ -154,19 +155,19 @@ def tell_the_team(story: dict, what: str) -> None:
 
 def difference(before: str, after: str) -> list[dict]:
     """Word by word, what an edit changed: runs of kept, removed and added words, to show with <del>/<ins>."""
-    old, new = before.split(" "), after.split(" ")
+    old, new = re.findall(r"\S+|\s+", before), re.findall(r"\S+|\s+", after)  # words and the space between
     runs = []
     for op, a1, a2, b1, b2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if op == "equal":
-            runs.append({"kind": "same", "text": " ".join(old[a1:a2])})
+            runs.append({"kind": "same", "text": "".join(old[a1:a2])})
             continue
         if a2 > a1:
-            runs.append({"kind": "removed", "text": " ".join(old[a1:a2])})
+            runs.append({"kind": "removed", "text": "".join(old[a1:a2])})
         if b2 > b1:
-            runs.append({"kind": "added", "text": " ".join(new[b1:b2])})
+            runs.append({"kind": "added", "text": "".join(new[b1:b2])})
     return runs
 
 
 def difference_html(before: str, after: str) -> str:
     tags = {"same": "span", "removed": "del", "added": "ins"}
-    return " ".join(f"<{tags[r['kind']]}>{html.escape(r['text'])}</{tags[r['kind']]}>" for r in difference(before, after))
+    return "".join(f"<{tags[r['kind']]}>{html.escape(r['text'])}</{tags[r['kind']]}>" for r in difference(before, after))
