@@ -110,14 +110,18 @@ def invitation_for(token: str) -> dict:
     return item
 
 
+def _check_new_password(item: dict, password: str, confirm: str) -> None:
+    passwords.check(password, item["email"], item["name"])
+    if password != confirm:
+        raise ValidationError({"confirm": "The two passwords are not the same. Type the password again."})
+
+
 def accept(token: str, password: str, confirm: str) -> str:
     """Set the password an invitation asks for: the account exists from now; its id."""
     from botocore.exceptions import ClientError
 
     item = invitation_for(token)
-    passwords.check(password, item["email"], item["name"])
-    if password != confirm:
-        raise ValidationError({"confirm": "The two passwords are not the same. Type the password again."})
+    _check_new_password(item, password, confirm)
     try:  # used up first, under a condition: two tabs pressing "Accept" make one account
         aws.table().delete_item(Key=keys.invitation(keys.invitation_id(item)), ConditionExpression="attribute_exists(PK)")
     except ClientError as exc:
@@ -199,9 +203,7 @@ def reset_password(token: str, password: str, confirm: str) -> None:
     from botocore.exceptions import ClientError
 
     item = reset_account(token)
-    passwords.check(password, item["email"], item["name"])
-    if password != confirm:
-        raise ValidationError({"confirm": "The two passwords are not the same. Type the password again."})
+    _check_new_password(item, password, confirm)
     cid, stored = keys.coordinator_id(item), passwords.new_hash(password)
     try:
         aws.table().update_item(

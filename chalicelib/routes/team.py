@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from chalice import Blueprint, Response
 
 from chalicelib import audit, auth, clock, roles, team, two_factor, web
-from chalicelib.errors import Conflict, InvalidToken, NotFound, RateLimited, Unauthorised, ValidationError
+from chalicelib.errors import Conflict, RateLimited, Unauthorised, ValidationError
 from chalicelib.rendering import render_page
 from chalicelib.settings import get_settings
 
@@ -214,28 +214,41 @@ def remove_member(member_id, coordinator):
 
 # --- Accepting an invitation; resetting a password (signed out) -------------------------------------
 
+# An invitation and a reset both end on a page that sets a password: (find the link's account, where
+# the form goes, its heading, its introduction).
+_SET_PASSWORD = {
+    "invitation": (team.invitation_for, "/coordinator/invitation", "Accept your invitation",
+                   lambda item: f"Welcome, {item['name']}. Choose a password to finish setting up your account."),
+    "reset": (team.reset_account, "/coordinator/reset/new", "Choose a new password",
+              lambda item: "Choosing a new password signs you out everywhere."),
+}
+
+
+def _set_password_page(kind: str, token: str, errors: dict | None = None, status: int = 200) -> Response:
+    find, action, heading, intro = _SET_PASSWORD[kind]
+    item = find(token)  # a changed, expired or used link is a page saying so
+    return web.html(render_page("coordinator/set_password.html", heading=heading, intro=intro(item), action=action,
+                                token=token, errors=errors or {}, email=item["email"]), status=status)
+
+
+def _set_password(kind: str, change, done: str) -> Response:
+    data = web.body(bp.current_request)
+    token = str(data.get("token", ""))
+    try:
+        change(token, str(data.get("password", "")), str(data.get("confirm", "")))
+    except ValidationError as error:
+        return _set_password_page(kind, token, error.errors, status=400)
+    return web.redirect("/coordinator/sign-in?" + urlencode({done: "1"}))
+
+
 @web.route(bp, "/coordinator/invitation")
 def invitation_form():
-    token = str(_query().get("token", ""))
-    item = team.invitation_for(token)
-    return web.html(render_page("coordinator/set_password.html", heading="Accept your invitation",
-                                intro=f"Welcome, {item['name']}. Choose a password to finish setting up your account.",
-                                action="/coordinator/invitation", token=token, errors={}, email=item["email"]))
+    return _set_password_page("invitation", str(_query().get("token", "")))
 
 
 @web.route(bp, "/coordinator/invitation", methods=["POST"])
 def invitation_accept():
-    data = web.body(bp.current_request)
-    token = str(data.get("token", ""))
-    try:
-        team.accept(token, str(data.get("password", "")), str(data.get("confirm", "")))
-    except ValidationError as error:
-        item = team.invitation_for(token)
-        return web.html(render_page("coordinator/set_password.html", heading="Accept your invitation",
-                                    intro=f"Welcome, {item['name']}. Choose a password to finish setting up your account.",
-                                    action="/coordinator/invitation", token=token, errors=error.errors,
-                                    email=item["email"]), status=400)
-    return web.redirect("/coordinator/sign-in?" + urlencode({"ready": "1"}))
+    return _set_password("invitation", team.accept, "ready")
 
 
 @web.route(bp, "/coordinator/reset")
@@ -257,25 +270,12 @@ def reset_request():
 
 @web.route(bp, "/coordinator/reset/new")
 def reset_new_form():
-    token = str(_query().get("token", ""))
-    item = team.reset_account(token)
-    return web.html(render_page("coordinator/set_password.html", heading="Choose a new password",
-                                intro="Choosing a new password signs you out everywhere.", email=item["email"],
-                                action="/coordinator/reset/new", token=token, errors={}))
+    return _set_password_page("reset", str(_query().get("token", "")))
 
 
 @web.route(bp, "/coordinator/reset/new", methods=["POST"])
 def reset_new_submit():
-    data = web.body(bp.current_request)
-    token = str(data.get("token", ""))
-    try:
-        team.reset_password(token, str(data.get("password", "")), str(data.get("confirm", "")))
-    except ValidationError as error:
-        item = team.reset_account(token)
-        return web.html(render_page("coordinator/set_password.html", heading="Choose a new password",
-                                    intro="Choosing a new password signs you out everywhere.", email=item["email"],
-                                    action="/coordinator/reset/new", token=token, errors=error.errors), status=400)
-    return web.redirect("/coordinator/sign-in?" + urlencode({"reset": "1"}))
+    return _set_password("reset", team.reset_password, "reset")
 
 
 # --- The audit trail (admins) ------------------------------------------------------------------------
