@@ -80,7 +80,10 @@ def test_only_a_safeguarding_lead_sees_contact_details_and_every_view_is_recorde
     views = sorted((i["who_id"], i["outcome"]) for i in aws.table().scan()["Items"]
                    if i["PK"].startswith("AUDIT#") and i["action"] == "story_contact")
     assert views == sorted([(lead["id"], "done"), (mo["id"], "refused")])
-    assert client.http.get(f"/coordinator/stories/{story_id}", headers=lead["headers"]).status_code == 200
+    story_page = client.http.get(f"/coordinator/stories/{story_id}", headers=lead["headers"])
+    # A lead reads the story and its flag; the moderators' forms are not offered to her.
+    assert story_page.status_code == 200 and b"Save as a new version" not in story_page.body
+    assert b"Write to the contributor" not in story_page.body and b"Move to review" not in story_page.body
 
 
 def test_notes_and_an_assignee_are_for_coordinators_and_go_with_a_withdrawal(client, outbox):
