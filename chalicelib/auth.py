@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets as pysecrets
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookies import SimpleCookie
@@ -17,7 +17,7 @@ from chalicelib import audit, aws, clock, keys, passwords, ratelimit, roles, tok
 from chalicelib.errors import (Forbidden, InvalidToken, RateLimited, ServiceUnavailable, Unauthorised,
                                ValidationError)
 from chalicelib.models import Field, Model
-from chalicelib.secrets import keyed_hash, signing_secret
+from chalicelib.signing_secret import keyed_hash, signing_secret
 from chalicelib.settings import get_settings
 
 SESSION_COOKIE = "pp_session"
@@ -152,7 +152,7 @@ def _now_ms() -> int:
 def _new_session(item: dict, how: str) -> str:
     settings = get_settings()
     cid, now = keys.coordinator_id(item), clock.iso()
-    session_id = pysecrets.token_urlsafe(24)
+    session_id = secrets.token_urlsafe(24)
     aws.table().put_item(
         Item={
             **keys.session(session_id),

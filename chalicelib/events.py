@@ -20,7 +20,7 @@ import csv
 import enum
 import io
 import re
-import secrets as _random
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +31,7 @@ from chalicelib.forms import clean_line, clean_text, strip_controls
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.wiring import Metric
-from chalicelib.secrets import keyed_hash
+from chalicelib.signing_secret import keyed_hash
 from chalicelib.settings import get_settings
 
 MODES = {
@@ -325,14 +325,14 @@ def form_key(form_id: str) -> str:
 
 
 def new_form_id() -> str:
-    return _random.token_urlsafe(16)
+    return secrets.token_urlsafe(16)
 
 
 def create(fields: dict, event_id: str | None = None) -> dict:
     """The new event; if `event_id` exists already (a repeated submission), that one, and nothing is created."""
     from botocore.exceptions import ClientError
 
-    event_id = event_id or _random.token_hex(6)
+    event_id = event_id or secrets.token_hex(6)
     now = clock.iso()
     capacity = fields["capacity"]
     item = {
@@ -619,7 +619,7 @@ def _release(event_id: str, leaving: tuple[str, dict], base: dict[str, int]) -> 
 
 
 def _pause(attempt: int) -> None:
-    time.sleep(min(0.2, 0.005 * (attempt + 1)) * (0.5 + _random.randbelow(100) / 100))
+    time.sleep(min(0.2, 0.005 * (attempt + 1)) * (0.5 + secrets.randbelow(100) / 100))
 
 
 def offer_free_places(event_id: str) -> int:
@@ -715,7 +715,7 @@ def request_registration(event_id: str, person: Registration, client: str = "") 
     item = {
         **keys.registration(event_id, rid), "registration_id": rid, "event_id": event_id, "status": PENDING,
         "name": person.name, "email": person.email, "created_at": clock.iso(now), "updated_at": clock.iso(now),
-        "request_nonce": existing["request_nonce"] if keep else _random.token_urlsafe(12),
+        "request_nonce": existing["request_nonce"] if keep else secrets.token_urlsafe(12),
         "expires_at": clock.epoch() + PENDING_HOURS * 3600 + 3600,  # DynamoDB's TTL deletes what nobody confirms
     }
     if person.access_needs:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import secrets as pysecrets
+import secrets
 from datetime import date as Date, datetime
 from typing import Any
 
@@ -125,7 +125,7 @@ def _parse_section(raw: dict) -> tuple[dict, dict]:
 
 
 def _new_id(issue_date: str) -> str:
-    return f"{issue_date.replace('-', '')}-{pysecrets.token_hex(3)}"
+    return f"{issue_date.replace('-', '')}-{secrets.token_hex(3)}"
 
 
 MAX_SUBMISSION_ID = 64
@@ -141,7 +141,7 @@ def create(issue: dict, by: str, submission_id: str = "", kind: str = "issue") -
     from botocore.exceptions import ClientError
 
     from chalicelib.newsletter import compile_issue
-    from chalicelib.secrets import keyed_hash
+    from chalicelib.signing_secret import keyed_hash
 
     issue = compile_issue(issue)
     if submission_id and len(submission_id) <= MAX_SUBMISSION_ID:

@@ -214,9 +214,9 @@ class Markers:
 
     @classmethod
     def new(cls) -> "Markers":
-        import secrets as pysecrets
+        import secrets
 
-        return cls(pysecrets.token_hex(8))
+        return cls(secrets.token_hex(8))
 
     def placeholder(self, name: str) -> str:
         """The marker for a recipient's value (only atext and dots: valid in a Message-ID, a URL and HTML)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib import aws, clock, keys
 from chalicelib.errors import RateLimited
-from chalicelib.secrets import keyed_hash
+from chalicelib.signing_secret import keyed_hash
 
 _NO_WINDOW = 0  # a failure run is one item per subject, kept until it is cleared or forgotten
 

@@ -15,7 +15,7 @@ from chalicelib.forms import clean_line, clean_text, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.wiring import Metric
-from chalicelib.secrets import keyed_hash
+from chalicelib.signing_secret import keyed_hash
 from chalicelib.settings import get_settings
 
 STATUSES = ("new", "in_review", "awaiting_approval", "approved", "published", "withdrawn", "rejected")

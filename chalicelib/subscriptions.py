@@ -15,7 +15,7 @@ from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
 from chalicelib.observability import count, logger
 from chalicelib.wiring import Metric
-from chalicelib.secrets import keyed_hash
+from chalicelib.signing_secret import keyed_hash
 from chalicelib.settings import get_settings
 
 TOPICS = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import ExpiredToken, InvalidToken
-from chalicelib.secrets import signing_secret
+from chalicelib.signing_secret import signing_secret
 
 MAX_TOKEN_LENGTH = 2048
 

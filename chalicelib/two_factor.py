@@ -10,7 +10,7 @@ import hmac
 import secrets
 
 from chalicelib import clock
-from chalicelib.secrets import keyed_hash
+from chalicelib.signing_secret import keyed_hash
 
 STEP_SECONDS = 30
 DRIFT_STEPS = 1  # a code from the step before or after is accepted too: phones' clocks drift

@@ -31,13 +31,13 @@ def _top_values(source: dict) -> dict:
 
 def _form(coordinator, issue_id: str | None, values: dict, rows: list[dict], errors: dict,
           status: int = 200, notice: str = "", version: str = "", unsaved: bool = False):
-    import secrets as pysecrets
+    import secrets
 
     from chalicelib import images
 
     if not issue_id:  # one id per new-issue form, kept through its re-showings: sent twice, it is one issue
         values = {**values, "submission_id": str(values.get("submission_id") or "")[:issues.MAX_SUBMISSION_ID]
-                  or pysecrets.token_urlsafe(16)}
+                  or secrets.token_urlsafe(16)}
     return web.html(render_page(
         "coordinator/issue_form.html", coordinator=coordinator, issue_id=issue_id, values=values, rows=rows,
         errors=errors, kinds=issues.SECTION_KINDS, fields=issues.SECTION_FIELDS, stories=_shareable_stories(),
@@ -231,7 +231,7 @@ NOTICES = {
 
 def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = None, status: int = 200,
           test_to: str = ""):
-    import secrets as pysecrets
+    import secrets
 
     from chalicelib import audience
     from chalicelib.rendering import environment
@@ -248,7 +248,7 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
         "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=issues.progress(issue_id),
         failures=issues.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
         notice=notice, errors=errors or {}, values={"send_at": "", "test_to": test_to or coordinator.email},
-        submission_id=pysecrets.token_urlsafe(16), audience_text=audience.describe(issues.audience_of(issue))),
+        submission_id=secrets.token_urlsafe(16), audience_text=audience.describe(issues.audience_of(issue))),
         status=status)
 
 
