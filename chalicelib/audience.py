@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from chalicelib import aws, clock, keys, subscriptions, tokens
+from chalicelib import aws, dynamo, clock, keys, subscriptions, tokens
 from chalicelib.errors import InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line
 
@@ -147,7 +147,7 @@ def page(chosen: Filter, cursor: str = "") -> Page:
         start = response.get("LastEvaluatedKey")
         if not start or len(people) >= page_size:
             break
-    total = aws.query_count(**query)
+    total = dynamo.query_count(**query)
     return Page(_with_ids(people), tokens.sign("subscribers-page", start) if start else "", total)
 
 
@@ -184,7 +184,7 @@ def find(text: str) -> list[dict]:
         return []
     from boto3.dynamodb.conditions import Key
 
-    return list(islice(aws.query_items(IndexName="GSI2", Limit=PAGE_SIZE, KeyConditionExpression=(
+    return list(islice(dynamo.query_items(IndexName="GSI2", Limit=PAGE_SIZE, KeyConditionExpression=(
         Key("GSI2PK").eq(keys.subscribers_by_name()) & Key("GSI2SK").begins_with(prefix))), PAGE_SIZE))
 
 
@@ -219,7 +219,7 @@ def sent_to(sid: str, limit: int = SENT_HISTORY) -> list[dict]:
         return []
     serializer, deserializer = TypeSerializer(), TypeDeserializer()
     wanted = [{k: serializer.serialize(v) for k, v in keys.delivery(i["issue_id"], sid).items()} for i in sends]
-    raw = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted,
+    raw = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted,
                         ProjectionExpression="PK, #s, reason, #b, finished_at, claimed_at",
                         ExpressionAttributeNames={"#s": "status", "#b": "batch"})
     found = {}

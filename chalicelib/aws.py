@@ -5,10 +5,7 @@ Clients are thread-safe and shared; boto3 resources are not, so each thread gets
 from __future__ import annotations
 
 import functools
-import random
 import threading
-import time
-from typing import Callable
 
 from chalicelib.settings import get_settings
 
@@ -30,57 +27,6 @@ def table():
         cached = (_generation, resource.Table(get_settings().table_name))
         _local.table = cached
     return cached[1]
-
-
-def query_items(**kwargs):
-    """Every item a table query matches, page by page: never the whole result in memory at once."""
-    while True:
-        page = table().query(**kwargs)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
-
-
-def query_count(**kwargs) -> int:
-    """How many items a table query matches (Select COUNT, every page)."""
-    total = 0
-    while True:
-        page = table().query(Select="COUNT", **kwargs)
-        total += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return total
-        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
-
-
-BATCH_GET_ATTEMPTS = 8  # with the backoff below, about 6 s at most before giving up
-BATCH_GET_BACKOFF = (0.05, 2.0)  # first wait and the longest, in seconds (full jitter, as AWS advises)
-
-
-def batch_get(client, table_name: str, item_keys: list[dict], sleep: Callable[[float], None] | None = None,
-              **options) -> list[dict]:
-    """Every item of item_keys that exists, 100 keys to a BatchGetItem, retrying what DynamoDB leaves
-    unprocessed a bounded number of times with backoff. Raises ReadsUnprocessed rather than return a
-    partial answer: a key not read is not an item that is missing.
-
-    item_keys are in whatever form `client` takes: typed for a plain client, plain for a resource's."""
-    from chalicelib.errors import ReadsUnprocessed
-
-    found: list[dict] = []
-    first, longest = BATCH_GET_BACKOFF
-    for start in range(0, len(item_keys), 100):
-        request = {table_name: {"Keys": item_keys[start:start + 100], **options}}
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            response = client.batch_get_item(RequestItems=request)
-            found.extend(response["Responses"].get(table_name, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            if attempt + 1 < BATCH_GET_ATTEMPTS:
-                (sleep or time.sleep)(random.uniform(0, min(longest, first * 2**attempt)))  # nosec B311 - jitter, not a secret
-        if request:
-            raise ReadsUnprocessed(f"{len(request[table_name]['Keys'])} keys left unprocessed")
-    return found
 
 
 @functools.cache

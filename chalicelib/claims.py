@@ -1,25 +1,57 @@
-"""Send-once claims: a conditional write per (purpose, recipient), so retries never send twice."""
+"""Send-once claims: a conditional write per (purpose, recipient), so retries never send twice.
+
+`once` is the claim, send, release pattern in one place:
+
+    with claims.once(purpose, recipient_id) as first:
+        if first:
+            send()
+
+A send that raises gives its claim back, so a retry can send it; a send that returns keeps it.
+"""
 from __future__ import annotations
 
-from chalicelib import aws, clock, keys
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
+from chalicelib import clock, dynamo, keys
 
 
-def claim(purpose: str, recipient_id: str, **attributes) -> bool:
+class ClaimStore(Protocol):
+    def claim(self, purpose: str, recipient_id: str, **attributes) -> bool: ...
+
+    def release(self, purpose: str, recipient_id: str) -> None: ...
+
+
+class DynamoClaimStore:
+    """Claims as items of the table, written only if new."""
+
+    def claim(self, purpose: str, recipient_id: str, **attributes) -> bool:
+        return dynamo.put_if_new({**keys.send_claim(purpose, recipient_id), "claimed_at": clock.iso(), **attributes})
+
+    def release(self, purpose: str, recipient_id: str) -> None:
+        from chalicelib import aws
+
+        aws.table().delete_item(Key=keys.send_claim(purpose, recipient_id))
+
+
+def claim(purpose: str, recipient_id: str, store: ClaimStore | None = None, **attributes) -> bool:
     """True for the first caller only; every later or concurrent caller gets False."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().put_item(
-            Item={**keys.send_claim(purpose, recipient_id), "claimed_at": clock.iso(), **attributes},
-            ConditionExpression="attribute_not_exists(PK)",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return (store or DynamoClaimStore()).claim(purpose, recipient_id, **attributes)
 
 
-def release(purpose: str, recipient_id: str) -> None:
+def release(purpose: str, recipient_id: str, store: ClaimStore | None = None) -> None:
     """Give a claim back when the send it guarded failed before anything left PeerPost."""
-    aws.table().delete_item(Key=keys.send_claim(purpose, recipient_id))
+    (store or DynamoClaimStore()).release(purpose, recipient_id)
+
+
+@contextmanager
+def once(purpose: str, recipient_id: str, store: ClaimStore | None = None, **attributes) -> Iterator[bool]:
+    """Yields whether this caller holds the claim; an exception inside gives a held claim back."""
+    store = store or DynamoClaimStore()
+    first = store.claim(purpose, recipient_id, **attributes)
+    try:
+        yield first
+    except BaseException:
+        if first:
+            store.release(purpose, recipient_id)
+        raise

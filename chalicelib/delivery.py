@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable
 
-from chalicelib import audience as audiences, aws, clock, issues, keys, mail, newsletter, subscriptions
+from chalicelib import audience as audiences, aws, dynamo, clock, issues, keys, mail, newsletter, subscriptions
 from chalicelib.errors import ReadsUnprocessed, SendThrottled
 from chalicelib.observability import count, logger
 from chalicelib.pacing import Pacer
@@ -521,7 +521,7 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     serializer = TypeSerializer()
     wanted = [{k: serializer.serialize(v) for k, v in keys.subscriber(rid).items()} for rid in recipient_ids]
     try:
-        raw_items = aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted, ConsistentRead=True,
+        raw_items = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted, ConsistentRead=True,
                                   ProjectionExpression="PK, email, first_name, topics, tags, paused_until, #s, link_nonce",
                                   ExpressionAttributeNames={"#s": "status"})
     except ReadsUnprocessed:  # not read is not erased: nobody is claimed, and the whole message is tried again

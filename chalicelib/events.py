@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib import aws, claims, clock, emails, keys, ratelimit, tokens
+from chalicelib import aws, dynamo, claims, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line, clean_text, strip_controls
 from chalicelib.models import Field, Model
@@ -209,7 +209,7 @@ def _query_events(**condition) -> list[dict]:
         key = key & Key("GSI1SK").lt(condition["before"])
     if "between" in condition:
         key = key & Key("GSI1SK").between(*condition["between"])
-    return list(aws.query_items(IndexName="GSI1", KeyConditionExpression=key))
+    return list(dynamo.query_items(IndexName="GSI1", KeyConditionExpression=key))
 
 
 def upcoming() -> list[dict]:
@@ -879,7 +879,7 @@ def registrations(event_id: str, include_pending: bool = False) -> list[dict]:
     """Registrations in arrival order; requests nobody has confirmed yet only when asked for."""
     from boto3.dynamodb.conditions import Key
 
-    items = aws.query_items(KeyConditionExpression=Key("PK").eq(keys.event_partition(event_id))
+    items = dynamo.query_items(KeyConditionExpression=Key("PK").eq(keys.event_partition(event_id))
                             & Key("SK").begins_with(keys.registration_prefix()), ConsistentRead=True)
     return sorted((r for r in items if include_pending or r["status"] != PENDING), key=lambda r: int(r.get("arrival", 0)))
 
@@ -892,7 +892,7 @@ def position(reg: dict) -> int | None:
         return None
     event_id = reg["event_id"]
     mine = keys.queue_index(event_id, int(reg["arrival"]))["GSI2SK"]
-    return 1 + aws.query_count(IndexName="GSI2", KeyConditionExpression=(
+    return 1 + dynamo.query_count(IndexName="GSI2", KeyConditionExpression=(
         Key("GSI2PK").eq(keys.event_queue(event_id)) & Key("GSI2SK").lt(mine)))
 
 
@@ -1072,7 +1072,7 @@ def pass_on_expired_offers() -> int:
     from boto3.dynamodb.conditions import Key
 
     passed, now = 0, clock.iso()
-    for reg in aws.query_items(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(keys.offers_index())):
+    for reg in dynamo.query_items(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(keys.offers_index())):
         if reg["status"] != "offered":
             continue
         if reg["offer_expires_at"] <= now:

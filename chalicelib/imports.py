@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Iterator
 
-from chalicelib import aws, clock, keys, subscriptions
+from chalicelib import aws, dynamo, clock, keys, subscriptions
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationError
 from chalicelib.forms import clean_line, str_list, strip_controls, ticked
 from chalicelib.models import Field, Model
@@ -503,7 +503,7 @@ def _against_table(chunk: list[Checked], job_id: str) -> list[Checked]:
     if not sids:
         return chunk
     wanted = [keys.subscriber(s) for s in sids] + [keys.suppression(s) for s in sids]
-    found = aws.batch_get(aws.table().meta.client, get_settings().table_name, wanted,
+    found = dynamo.batch_get(aws.table().meta.client, get_settings().table_name, wanted,
                           ProjectionExpression="PK, #s, reason, consent.import_id, confirmation_sent_at",
                           ExpressionAttributeNames={"#s": "status"})
     held = {item["PK"]: item for item in found}

@@ -6,7 +6,7 @@ import secrets
 from datetime import date as Date, datetime
 from typing import Any
 
-from chalicelib import aws, clock, keys
+from chalicelib import aws, dynamo, clock, keys
 from chalicelib.clock import LONDON, london_to_utc  # noqa: F401 - issues.LONDON and issues.london_to_utc stay
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.observability import count, logger
@@ -307,7 +307,7 @@ def archive_page(before: str = "", size: int = ARCHIVE_PAGE) -> tuple[list[dict]
             raise NotFound("There is no such page of the archive.")
         kwargs["ExclusiveStartKey"] = {k: last[k] for k in ("PK", "SK", "GSI1PK", "GSI1SK")}
     found = []
-    for item in aws.query_items(**kwargs):
+    for item in dynamo.query_items(**kwargs):
         if len(found) == size:
             return found, found[-1]["issue_id"]
         found.append(item)

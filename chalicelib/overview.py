@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date as Date
 
-from chalicelib import aws, clock, keys
+from chalicelib import aws, dynamo, clock, keys
 
 MONTHS = 12
 RECENT_SENDS = 6
@@ -49,7 +49,7 @@ def growth(n: int = MONTHS) -> list[Month]:
     wanted = [{k: {"S": v} for k, v in keys.month_stats(m).items()} for m in months]
     deserializer = TypeDeserializer()
     found = {}
-    for raw in aws.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted):
+    for raw in dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted):
         item = {k: deserializer.deserialize(v) for k, v in raw.items()}
         found[item["SK"].removeprefix("MONTH#")] = item
     return [Month(m, f"{Date.fromisoformat(m + '-01'):%b %Y}", int(found.get(m, {}).get("joined", 0)),

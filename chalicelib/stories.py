@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Iterator
 
-from chalicelib import aws, claims, clock, consent, emails, keys, moderation, ratelimit, tokens
+from chalicelib import aws, dynamo, claims, clock, consent, emails, keys, moderation, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
 from chalicelib.errors import Conflict, NotFound, RateLimited, ReadsUnprocessed, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
@@ -209,7 +209,7 @@ def load(story_id: str) -> dict | None:
     if not story_id or len(story_id) > 64:
         return None
     # Strongly consistent: a withdrawal or narrowing must hold for the very next render.
-    items = list(aws.query_items(KeyConditionExpression=Key("PK").eq(keys.story_partition(story_id)),
+    items = list(dynamo.query_items(KeyConditionExpression=Key("PK").eq(keys.story_partition(story_id)),
                                  ConsistentRead=True))
     meta = next((i for i in items if i["SK"] == keys.META), None)
     if meta is None:
@@ -523,7 +523,7 @@ def iter_by_status(status: str, before: str | None = None) -> Iterator[dict]:
     condition = Key("GSI1PK").eq(keys.stories_by_status(status))
     if before:
         condition = condition & Key("GSI1SK").lt(before)
-    yield from aws.query_items(IndexName="GSI1", KeyConditionExpression=condition, ScanIndexForward=False)
+    yield from dynamo.query_items(IndexName="GSI1", KeyConditionExpression=condition, ScanIndexForward=False)
 
 
 def counts_by_status() -> dict[str, int]:
@@ -557,7 +557,7 @@ def shareable_for(channel: str) -> list[SharedStory]:
 
 def _batch_get(wanted: list[dict]) -> list[dict]:
     try:
-        return aws.batch_get(aws.table().meta.client, get_settings().table_name, wanted, ConsistentRead=True)
+        return dynamo.batch_get(aws.table().meta.client, get_settings().table_name, wanted, ConsistentRead=True)
     except ReadsUnprocessed:
         count(Metric.STORY_READS_UNPROCESSED)
         raise

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from chalicelib import aws, clock, emails, keys, ratelimit, tokens
+from chalicelib import aws, dynamo, clock, emails, keys, ratelimit, tokens
 from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
@@ -678,7 +678,7 @@ def suppressions(cursor: dict | None = None) -> tuple[list[dict], dict | None]:
     ids = [keys.suppressed_id(item) for item in page["Items"]]
     held = {}
     if ids:
-        found = aws.batch_get(aws.dynamodb_client(), get_settings().table_name,
+        found = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name,
                               [{"PK": {"S": keys.subscriber(sid)["PK"]}, "SK": {"S": keys.PROFILE}} for sid in ids],
                               ProjectionExpression="PK, email, first_name")
         held = {item["PK"]["S"].removeprefix("SUB#"): {k: v["S"] for k, v in item.items()} for item in found}
@@ -703,14 +703,14 @@ def iter_by_status(status: str, page_size: int = 500) -> Iterator[dict]:
     """Page through one status without loading the whole list."""
     from boto3.dynamodb.conditions import Key
 
-    yield from aws.query_items(IndexName="GSI1", Limit=page_size,
+    yield from dynamo.query_items(IndexName="GSI1", Limit=page_size,
                                KeyConditionExpression=Key("GSI1PK").eq(keys.subscribers_by_status(status)))
 
 
 def counts_by_status() -> dict[str, int]:
     from boto3.dynamodb.conditions import Key
 
-    return {status: aws.query_count(IndexName="GSI1",
+    return {status: dynamo.query_count(IndexName="GSI1",
                                     KeyConditionExpression=Key("GSI1PK").eq(keys.subscribers_by_status(status)))
             for status in STATUSES}
 

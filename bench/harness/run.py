@@ -196,11 +196,11 @@ def _outcomes(issue_id: str) -> dict[str, dict]:
     """Each recipient's delivery as the design reads it: a claim still "sending" whose message was counted is sent."""
     from boto3.dynamodb.conditions import Key
 
-    from chalicelib import aws, keys
+    from chalicelib import aws, dynamo, keys
 
     counted = aws.table().get_item(Key=keys.issue(issue_id), ConsistentRead=True)["Item"].get("counted", set())
     found = {}
-    for item in aws.query_items(KeyConditionExpression=Key("PK").eq(keys.issue(issue_id)["PK"])
+    for item in dynamo.query_items(KeyConditionExpression=Key("PK").eq(keys.issue(issue_id)["PK"])
                                 & Key("SK").begins_with("DELIVERY#"), ConsistentRead=True):
         status = item["status"]
         if status == "sending":
