@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from chalicelib import aws, dynamo, clock, keys, subscriptions, tokens
+from chalicelib import aws, clock, dynamo, keys, subscriptions, tokens
 from chalicelib.errors import InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line
 
@@ -120,10 +120,9 @@ def page(chosen: Filter, cursor: str = "") -> Page:
     if chosen.find:
         people = _with_ids(find(chosen.find))
         return Page(people, "", len(people))
-    from boto3.dynamodb.conditions import Attr, Key
-
-    import functools
     import operator
+
+    from boto3.dynamodb.conditions import Attr, Key
 
     held_as = _HELD_AS.get(chosen.status, chosen.status)
     query: dict = {"IndexName": "GSI1",
@@ -209,22 +208,19 @@ def sent_to(sid: str, limit: int = SENT_HISTORY) -> list[dict]:
 
     Read from the sends' own delivery records (one BatchGetItem), so keeping it costs the send
     nothing. A claim still "sending" whose queue message was counted is a sent copy."""
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
     from chalicelib import issues
     from chalicelib.settings import get_settings
 
     sends = [i for i in issues.list_issues(limit=limit * 3) if i["status"] in issues.PUBLISHED][:limit]
     if not sends:
         return []
-    serializer, deserializer = TypeSerializer(), TypeDeserializer()
-    wanted = [{k: serializer.serialize(v) for k, v in keys.delivery(i["issue_id"], sid).items()} for i in sends]
+    wanted = [dynamo.serialise(keys.delivery(i["issue_id"], sid)) for i in sends]
     raw = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted,
-                        ProjectionExpression="PK, #s, reason, #b, finished_at, claimed_at",
-                        ExpressionAttributeNames={"#s": "status", "#b": "batch"})
+                           ProjectionExpression="PK, #s, reason, #b, finished_at, claimed_at",
+                           ExpressionAttributeNames={"#s": "status", "#b": "batch"})
     found = {}
     for item in raw:
-        record = {k: deserializer.deserialize(v) for k, v in item.items()}
+        record = dynamo.deserialise(item)
         found[record["PK"]] = record
     history = []
     for send in sends:
@@ -288,29 +284,22 @@ def define_tag(name: str) -> bool:
     """Add a tag to the set coordinators choose from; False if one of that name is there already."""
     import uuid
 
-    from botocore.exceptions import ClientError
-
     known = tag_names()
     if _id_named(name, known):
         return False
     table = _with_tag_map()
     legacy = len(known) - len((table.get_item(Key=keys.tags(), ConsistentRead=True)["Item"]).get("tag_map", {}))
-    try:  # the limit holds under two coordinators adding at once: a condition, not the read above
-        table.update_item(
-            Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n", ConditionExpression="size(tag_map) < :max",
+    # the limit holds under two coordinators adding at once: a condition, not the read above
+    if not dynamo.update_if(
+            table, Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n", ConditionExpression="size(tag_map) < :max",
             ExpressionAttributeNames={"#id": uuid.uuid4().hex[:12]},
-            ExpressionAttributeValues={":n": name, ":max": MAX_TAGS - legacy})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise ValidationError({"tag": f"There are already {MAX_TAGS} tags. Use one of them."}) from exc
-        raise
+            ExpressionAttributeValues={":n": name, ":max": MAX_TAGS - legacy}):
+        raise ValidationError({"tag": f"There are already {MAX_TAGS} tags. Use one of them."})
     return True
 
 
 def rename_tag(tag_id: str, name: str) -> None:
     """Give a tag a new name; everyone who carries it keeps it."""
-    from botocore.exceptions import ClientError
-
     known = tag_names()
     if tag_id not in known:
         raise NotFound("There is no such tag. It may have been deleted.")
@@ -318,16 +307,12 @@ def rename_tag(tag_id: str, name: str) -> None:
     if clash and clash != tag_id:
         raise ValidationError({f"name-{tag_id}": f"There is already a tag called “{known[clash]}”."})
     table = _with_tag_map()
-    try:
-        table.update_item(
-            Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n DELETE tag_names :ids",
+    if not dynamo.update_if(
+            table, Key=keys.tags(), UpdateExpression="SET tag_map.#id = :n DELETE tag_names :ids",
             ConditionExpression="attribute_exists(tag_map.#id) OR contains(tag_names, :id)",
             ExpressionAttributeNames={"#id": tag_id},
-            ExpressionAttributeValues={":n": name, ":ids": {tag_id}, ":id": tag_id})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise NotFound("There is no such tag. It may have been deleted.") from exc
-        raise
+            ExpressionAttributeValues={":n": name, ":ids": {tag_id}, ":id": tag_id}):
+        raise NotFound("There is no such tag. It may have been deleted.")
 
 
 def delete_tag(tag_id: str) -> bool:
@@ -342,18 +327,12 @@ def delete_tag(tag_id: str) -> bool:
 
 def tag_person(sid: str, tag_id: str, add: bool) -> None:
     """Add a defined tag to a person, or take one off. Doing it twice is the same as once."""
-    from botocore.exceptions import ClientError
-
     if tag_id not in tag_names():
         raise ValidationError({"tag": "Choose a tag from the list."})
-    try:
-        aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression=f"{'ADD' if add else 'DELETE'} tags :t",
-                                ConditionExpression="attribute_exists(PK)",
-                                ExpressionAttributeValues={":t": {tag_id}})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise NotFound("We hold no data for this person. They may have been erased.") from exc
-        raise
+    if not dynamo.update_if(Key=keys.subscriber(sid), UpdateExpression=f"{'ADD' if add else 'DELETE'} tags :t",
+                            ConditionExpression="attribute_exists(PK)",
+                            ExpressionAttributeValues={":t": {tag_id}}):
+        raise NotFound("We hold no data for this person. They may have been erased.")
 
 
 MAX_SOURCE = 200

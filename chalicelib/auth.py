@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookies import SimpleCookie
 
-from chalicelib import audit, aws, clock, keys, passwords, ratelimit, roles, tokens, two_factor
+from chalicelib import audit, aws, clock, dynamo, keys, passwords, ratelimit, roles, tokens, two_factor
 from chalicelib.errors import (Forbidden, InvalidToken, RateLimited, ServiceUnavailable, Unauthorised,
                                ValidationError)
 from chalicelib.models import Field, Model
@@ -74,8 +74,6 @@ coordinator_id_for = _email_id
 def create_coordinator(email: str, password: str, name: str = "", granted: tuple[str, ...] = (roles.ADMIN,),
                        totp_secret: str = "") -> str:  # nosec B107 - no secret: an empty key means none yet
     """A new coordinator account (the operator's first admin, or an accepted invitation); its id."""
-    from botocore.exceptions import ClientError
-
     email = email.strip().lower()
     name = name or email.split("@")[0]
     passwords.check(password, email, name)
@@ -83,12 +81,8 @@ def create_coordinator(email: str, password: str, name: str = "", granted: tuple
             "roles": list(granted), **passwords.new_hash(password), "created_at": clock.iso()}
     if totp_secret:
         item.update(totp_secret=totp_secret, totp_step=-1, totp_enabled=True)
-    try:
-        aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise ValidationError({"email": "There is already a coordinator with this address."}) from exc
-        raise
+    if not dynamo.put_if_new(item):
+        raise ValidationError({"email": "There is already a coordinator with this address."})
     return _email_id(email)
 
 
@@ -198,25 +192,19 @@ def second_factor(token: str, code: str, client: str) -> str:
 
 def use_code(item: dict, code: str) -> str:
     """Spend a TOTP code or a recovery code of this account: "totp", "recovery code", or "" if neither."""
-    from botocore.exceptions import ClientError
-
     cid = keys.coordinator_id(item)
     step = two_factor.matching_step(item.get("totp_secret", ""), code, int(item.get("totp_step", -1)))
-    try:
-        if step is not None:
-            aws.table().update_item(Key=keys.coordinator(cid), UpdateExpression="SET totp_step = :s",
-                                    ConditionExpression="attribute_not_exists(totp_step) OR totp_step < :s",
-                                    ExpressionAttributeValues={":s": step})
-            return "totp"
-        if two_factor.looks_like_recovery_code(code):
-            hashed = two_factor.recovery_hash(code)
-            aws.table().update_item(Key=keys.coordinator(cid), UpdateExpression="DELETE recovery :h",
-                                    ConditionExpression="contains(recovery, :v)",
-                                    ExpressionAttributeValues={":h": {hashed}, ":v": hashed})
-            return "recovery code"
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    if step is not None:
+        used = dynamo.update_if(Key=keys.coordinator(cid), UpdateExpression="SET totp_step = :s",
+                                ConditionExpression="attribute_not_exists(totp_step) OR totp_step < :s",
+                                ExpressionAttributeValues={":s": step})
+        return "totp" if used else ""
+    if two_factor.looks_like_recovery_code(code):
+        hashed = two_factor.recovery_hash(code)
+        used = dynamo.update_if(Key=keys.coordinator(cid), UpdateExpression="DELETE recovery :h",
+                                ConditionExpression="contains(recovery, :v)",
+                                ExpressionAttributeValues={":h": {hashed}, ":v": hashed})
+        return "recovery code" if used else ""
     return ""
 
 

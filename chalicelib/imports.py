@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Iterator
 
-from chalicelib import aws, dynamo, clock, keys, subscriptions
+from chalicelib import aws, clock, dynamo, keys, subscriptions
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationError
 from chalicelib.forms import clean_line, str_list, strip_controls, ticked
 from chalicelib.models import Field, Model
@@ -187,8 +187,6 @@ def _report_key(job_id: str) -> str:
 def upload(data: bytes, filename: str, by: str, submission: str = "") -> str:
     """Keep an uploaded CSV where the worker can read it and start an import job; returns its id. The
     same form sent twice (a double click) is the same job."""
-    from botocore.exceptions import ClientError
-
     text = decode(data)
     header, rows = read_header(text)
     job_id = submission or uuid.uuid4().hex
@@ -198,16 +196,12 @@ def upload(data: bytes, filename: str, by: str, submission: str = "") -> str:
     aws.s3().put_object(Bucket=_bucket(), Key=_upload_key(job_id), Body=text.encode("utf-8"),
                         ContentType="text/csv", ServerSideEncryption="AES256")
     now = clock.now()
-    try:
-        aws.table().put_item(Item={
-            **keys.import_job(job_id), "job_id": job_id, "state": "uploaded", "by": by,
-            "created_at": clock.iso(now), "filename": clean_line(filename)[:120], "header": header,
-            "rows": rows, "mapping": guess_mapping(header, sample), "rows_done": 0, "outcome_counts": {},
-            "expires_at": int(now.timestamp()) + JOB_DAYS * 86400,
-        }, ConditionExpression="attribute_not_exists(PK)")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    dynamo.put_if_new({
+        **keys.import_job(job_id), "job_id": job_id, "state": "uploaded", "by": by,
+        "created_at": clock.iso(now), "filename": clean_line(filename)[:120], "header": header,
+        "rows": rows, "mapping": guess_mapping(header, sample), "rows_done": 0, "outcome_counts": {},
+        "expires_at": int(now.timestamp()) + JOB_DAYS * 86400,
+    })
     logger().info("import uploaded", extra={"rows": rows})
     return job_id
 
@@ -355,47 +349,35 @@ def _date(text: str) -> str:
 
 def choose(job_id: str, data: dict) -> dict:
     """Save the coordinator's choices and queue the check of every row. Allowed until the import starts."""
-    from botocore.exceptions import ClientError
-
     job = load(job_id)
     if job["state"] in ("importing", "done"):
         raise Conflict("This import has already started; its choices can no longer change.")
     choices = parse_choices(job, data)
     version = int(job.get("choices_version", 0)) + 1
-    try:
-        aws.table().update_item(
-            Key=keys.import_job(job_id),
-            UpdateExpression="SET #s = :checking, choices = :c, mapping = :m, choices_version = :v, rows_done = :zero, "
-                             "outcome_counts = :none",
-            ConditionExpression="#s IN (:uploaded, :checking, :checked)",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":checking": "checking", ":c": choices, ":m": choices["mapping"],
-                                       ":v": version, ":zero": 0, ":none": {}, ":uploaded": "uploaded",
-                                       ":checked": "checked"})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise Conflict("This import has already started; its choices can no longer change.") from exc
-        raise
+    if not dynamo.update_if(
+        Key=keys.import_job(job_id),
+        UpdateExpression="SET #s = :checking, choices = :c, mapping = :m, choices_version = :v, rows_done = :zero, "
+                         "outcome_counts = :none",
+        ConditionExpression="#s IN (:uploaded, :checking, :checked)",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":checking": "checking", ":c": choices, ":m": choices["mapping"],
+                                   ":v": version, ":zero": 0, ":none": {}, ":uploaded": "uploaded",
+                                   ":checked": "checked"}):
+        raise Conflict("This import has already started; its choices can no longer change.")
     _queue({"job": job_id, "phase": "check", "version": version})
     return load(job_id)
 
 
 def start(job_id: str, version: int) -> bool:
     """The coordinator confirms: queue the import. Once only: True the first time, for the version checked."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().update_item(
-            Key=keys.import_job(job_id),
-            UpdateExpression="SET #s = :importing, rows_done = :zero, started_at = :now",
-            ConditionExpression="#s = :checked AND choices_version = :v",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":importing": "importing", ":checked": "checked", ":v": version,
-                                       ":zero": 0, ":now": clock.iso()})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    if not dynamo.update_if(
+        Key=keys.import_job(job_id),
+        UpdateExpression="SET #s = :importing, rows_done = :zero, started_at = :now",
+        ConditionExpression="#s = :checked AND choices_version = :v",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":importing": "importing", ":checked": "checked", ":v": version,
+                                   ":zero": 0, ":now": clock.iso()}):
+        return False
     _queue({"job": job_id, "phase": "import", "version": version})
     return True
 
@@ -617,8 +599,6 @@ def _safe(value: str) -> str:
 def _import(job: dict, people: list[Checked]) -> None:
     """Write each person (only if nobody holds the address by now) and, for re-permission, send the
     confirmation email through the normal path. A person written is never written or mailed again."""
-    from botocore.exceptions import ClientError
-
     choices, table = job["choices"], aws.table()
     settings = get_settings()
     now = clock.now()
@@ -651,12 +631,8 @@ def _import(job: dict, people: list[Checked]) -> None:
                {"expires_at": int(now.timestamp()) + settings.pending_expiry_hours * 3600}),
             **({"tags": set(person.tags)} if person.tags else {}),
         }
-        try:
-            table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                continue  # someone holds the address by now
-            raise
+        if not dynamo.put_if_new(item, table):
+            continue  # someone holds the address by now
         if not confirmed:
             _confirm(job, person.sid)
 
@@ -665,20 +641,15 @@ def _confirm(job: dict, sid: str) -> None:
     """Send one imported person their confirmation: at most once (claimed first, with a condition), and
     at least once (the claim is given back if SES does not take it, and the import's message retried).
     Paced to the SES quota, which a whole list sent at once would exceed many times over."""
-    from botocore.exceptions import ClientError
-
     table = aws.table()
-    try:
-        item = table.update_item(
-            Key=keys.subscriber(sid), UpdateExpression="SET confirmation_sent_at = :now",
-            ConditionExpression="consent.import_id = :job AND #s = :pending AND attribute_not_exists(confirmation_sent_at)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":now": clock.iso(), ":job": job["job_id"], ":pending": "pending"},
-            ReturnValues="ALL_NEW")["Attributes"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return  # sent already, or they confirmed, left or were erased meanwhile
-        raise
+    item = dynamo.update_returning(
+        table, Key=keys.subscriber(sid), UpdateExpression="SET confirmation_sent_at = :now",
+        ConditionExpression="consent.import_id = :job AND #s = :pending AND attribute_not_exists(confirmation_sent_at)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":now": clock.iso(), ":job": job["job_id"], ":pending": "pending"},
+        ReturnValues="ALL_NEW")
+    if item is None:
+        return  # sent already, or they confirmed, left or were erased meanwhile
     pacer.wait()
     try:
         subscriptions.send_confirmation(item)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date as Date
 
-from chalicelib import aws, dynamo, clock, keys
+from chalicelib import aws, clock, dynamo, keys
 
 MONTHS = 12
 RECENT_SENDS = 6
@@ -41,16 +41,13 @@ def last_months(n: int = MONTHS, today: Date | None = None) -> list[str]:
 def growth(n: int = MONTHS) -> list[Month]:
     """Joined (confirmed) and left (unsubscribed, bounced, complained or erased) by month: one
     BatchGetItem over the monthly counters."""
-    from boto3.dynamodb.types import TypeDeserializer
-
     from chalicelib.settings import get_settings
 
     months = last_months(n)
-    wanted = [{k: {"S": v} for k, v in keys.month_stats(m).items()} for m in months]
-    deserializer = TypeDeserializer()
+    wanted = [dynamo.serialise(keys.month_stats(m)) for m in months]
     found = {}
     for raw in dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted):
-        item = {k: deserializer.deserialize(v) for k, v in raw.items()}
+        item = dynamo.deserialise(raw)
         found[item["SK"].removeprefix("MONTH#")] = item
     return [Month(m, f"{Date.fromisoformat(m + '-01'):%b %Y}", int(found.get(m, {}).get("joined", 0)),
                   int(found.get(m, {}).get("left", 0))) for m in months]

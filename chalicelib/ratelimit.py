@@ -2,7 +2,7 @@
 failures that slow a caller down (sign-in). Subjects are hashed before they reach a key."""
 from __future__ import annotations
 
-from chalicelib import aws, clock, keys
+from chalicelib import aws, clock, dynamo, keys
 from chalicelib.errors import RateLimited
 from chalicelib.signing_secret import keyed_hash
 
@@ -15,34 +15,22 @@ def _key(scope: str, subject: str, window: int) -> dict:
 
 def allow(scope: str, subject: str, limit: int, window_seconds: int = 3600) -> bool:
     """Count one hit; False once `limit` hits fell in the current window."""
-    from botocore.exceptions import ClientError
-
     window = clock.epoch() // window_seconds
-    try:
-        aws.table().update_item(
-            Key=_key(scope, subject, window),
-            UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :exp)",
-            ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
-            ExpressionAttributeValues={":one": 1, ":limit": limit, ":exp": (window + 1) * window_seconds + 60},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    if not dynamo.update_if(
+        Key=_key(scope, subject, window),
+        UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :exp)",
+        ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
+        ExpressionAttributeValues={":one": 1, ":limit": limit, ":exp": (window + 1) * window_seconds + 60},
+    ):
+        return False
     return True
 
 
 def give_back(scope: str, subject: str, window_seconds: int = 3600) -> None:
     """Uncount a hit allow() counted, for an attempt that turned out to be legitimate."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().update_item(
-            Key=_key(scope, subject, clock.epoch() // window_seconds), UpdateExpression="ADD hits :minus",
-            ConditionExpression="hits > :zero", ExpressionAttributeValues={":minus": -1, ":zero": 0})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":  # a new window began
-            raise
+    dynamo.update_if(
+        Key=_key(scope, subject, clock.epoch() // window_seconds), UpdateExpression="ADD hits :minus",
+        ConditionExpression="hits > :zero", ExpressionAttributeValues={":minus": -1, ":zero": 0})
 
 
 def seconds_left(window_seconds: int = 3600) -> int:

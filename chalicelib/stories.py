@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Iterator
 
-from chalicelib import aws, dynamo, claims, clock, consent, emails, keys, moderation, ratelimit, tokens
+from chalicelib import aws, claims, clock, consent, dynamo, emails, keys, moderation, ratelimit, tokens
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
 from chalicelib.errors import Conflict, NotFound, RateLimited, ReadsUnprocessed, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
@@ -148,26 +148,15 @@ def parse_submission(data: dict) -> Submission:
 
 # ---------------------------------------------------------------- storage
 
-def _serialise(item: dict) -> dict:
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {k: serializer.serialize(list(v) if isinstance(v, tuple) else v) for k, v in item.items()}
-
-
 def _commit(story: dict | None, story_id: str, set_fields: dict, remove: tuple[str, ...] = (),
             ledger: dict | None = None, puts: tuple[dict, ...] = (), deletes: tuple[dict, ...] = (),
-            extra: tuple[dict, ...] = ()) -> int:
+            extra: tuple[dynamo.Op, ...] = ()) -> int:
     """One transaction: the META update (guarded by its revision, so concurrent changes never interleave),
     plus new version items, deleted items and, if given, one new consent-ledger entry."""
-    from botocore.exceptions import ClientError
-
-    table_name = get_settings().table_name
     revision = int((story or {}).get("revision", 0)) + 1
     meta = {**set_fields, "revision": revision, "updated_at": clock.iso()}
     if story is None:
-        meta_op = {"Put": {"TableName": table_name, "Item": _serialise({**keys.story(story_id), **meta}),
-                           "ConditionExpression": "attribute_not_exists(PK)"}}
+        meta_op = dynamo.put({**keys.story(story_id), **meta}, "attribute_not_exists(PK)")
     else:
         names = {f"#f{i}": k for i, k in enumerate(meta)}
         values = {f":v{i}": v for i, v in enumerate(meta.values())}
@@ -177,28 +166,20 @@ def _commit(story: dict | None, story_id: str, set_fields: dict, remove: tuple[s
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         names["#rev"] = "revision"
         values[":expected"] = int(story.get("revision", 0))
-        meta_op = {"Update": {"TableName": table_name, "Key": _serialise(keys.story(story_id)),
-                              "UpdateExpression": expression, "ConditionExpression": "#rev = :expected",
-                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": _serialise(values)}}
+        meta_op = dynamo.update(keys.story(story_id), expression, "#rev = :expected", names, values)
     items = [meta_op, *extra]
-    for item in puts:
-        items.append({"Put": {"TableName": table_name, "Item": _serialise(item),
-                              "ConditionExpression": "attribute_not_exists(PK)"}})
-    for key in deletes:
-        items.append({"Delete": {"TableName": table_name, "Key": _serialise(key)}})
+    items += [dynamo.put(item, "attribute_not_exists(PK)") for item in puts]
+    items += [dynamo.delete(key) for key in deletes]
     if ledger is not None:
         at = ledger.get("at") or clock.iso()
         entry = {**keys.story_consent_entry(story_id, at, revision), "story_id": story_id, "seq": revision,
                  **ledger, "at": at}
         # Append-only: an entry is written once and never updated; nothing in PeerPost deletes one.
-        items.append({"Put": {"TableName": table_name, "Item": _serialise(entry),
-                              "ConditionExpression": "attribute_not_exists(PK)"}})
+        items.append(dynamo.put(entry, "attribute_not_exists(PK)"))
     try:
-        aws.dynamodb_client().transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
-            raise Conflict("This story changed while you were looking at it. Please reload and try again.") from exc
-        raise
+        dynamo.transact(items)
+    except dynamo.TransactionFailed as exc:
+        raise Conflict("This story changed while you were looking at it. Please reload and try again.") from exc
     return revision
 
 
@@ -364,11 +345,8 @@ def approve_version(story_id: str, number: int) -> dict:
     now = clock.iso()
     old = story["consent"]
     # The version's words are never changed; only its approval time is recorded, once, in the same step.
-    stamp = {"Update": {"TableName": get_settings().table_name,
-                        "Key": _serialise(keys.story_version(story_id, int(number))),
-                        "UpdateExpression": "SET approved_at = :now",
-                        "ConditionExpression": "attribute_exists(PK) AND approved_at = :none",
-                        "ExpressionAttributeValues": _serialise({":now": now, ":none": None})}}
+    stamp = dynamo.update(keys.story_version(story_id, int(number)), "SET approved_at = :now",
+                          "attribute_exists(PK) AND approved_at = :none", values={":now": now, ":none": None})
     _commit(story, story_id, {
         "approved_version": int(number), "status": "in_review",
         **keys.story_index("in_review", story["created_at"], story_id),

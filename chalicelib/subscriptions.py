@@ -9,7 +9,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from chalicelib import aws, dynamo, clock, emails, keys, ratelimit, tokens
+from chalicelib import aws, clock, dynamo, emails, keys, ratelimit, tokens
 from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
@@ -194,7 +194,6 @@ def process_signup(request: SubscribeRequest) -> None:
         emails.send(request.email, "already_subscribed", "You are already subscribed",
                     purpose="already-subscribed", first_name=existing.get("first_name", ""), **links_for(existing))
         return
-    from botocore.exceptions import ClientError
 
     now = clock.now()
     consent = {
@@ -230,12 +229,8 @@ def process_signup(request: SubscribeRequest) -> None:
     }
     if request.submission:
         item["last_submission"] = request.submission
-    try:
-        aws.table().put_item(Item=item, **condition)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return  # this very form was already acted on (a double press, or SQS delivering twice)
-        raise
+    if not dynamo.put_if(Item=item, **condition):
+        return  # this very form was already acted on (a double press, or SQS delivering twice)
     count(Metric.SIGN_UPS)
     _send_confirmation(item)
 
@@ -255,41 +250,29 @@ def resend_confirmation(sid: str, submission: str = "") -> bool:
     """A coordinator sends a pending sign-up a fresh confirmation link (the time to confirm starts
     again). False, and nothing sent, unless they are waiting to confirm and their address is mailable,
     or if this very form was already acted on."""
-    from botocore.exceptions import ClientError
-
     item = load(sid)
     suppressed = suppression_of(sid)
     if not item or item["status"] != "pending" or (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):
         return False
     if submission and not _first_delivery(sid, "last_resend_submission", submission):
         return False
-    try:
-        aws.table().update_item(
-            Key=keys.subscriber(sid), UpdateExpression="SET expires_at = :e",
-            ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":pending": "pending",
-                                       ":e": clock.epoch() + get_settings().pending_expiry_hours * 3600})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False  # confirmed or purged meanwhile
-        raise
+    if not dynamo.update_if(
+        Key=keys.subscriber(sid), UpdateExpression="SET expires_at = :e",
+        ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":pending": "pending",
+                                   ":e": clock.epoch() + get_settings().pending_expiry_hours * 3600}):
+        return False  # confirmed or purged meanwhile
     _send_confirmation(item)
     return True
 
 
 def _first_delivery(sid: str, attribute: str, submission: str) -> bool:
     """Record that this form was acted on for an existing subscriber; False if it already was."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().update_item(
-            Key=keys.subscriber(sid), UpdateExpression="SET #a = :sub",
-            ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#a) OR #a <> :sub)",
-            ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":sub": submission})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    if not dynamo.update_if(
+        Key=keys.subscriber(sid), UpdateExpression="SET #a = :sub",
+        ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#a) OR #a <> :sub)",
+        ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":sub": submission}):
+        return False
     return True
 
 
@@ -313,33 +296,27 @@ def confirm_status(token: str) -> str:
 
 def confirm(token: str) -> dict:
     """Confirm a pending sign-up. Idempotent: a second click changes nothing and sends nothing."""
-    from botocore.exceptions import ClientError
-
     sid, item = _signup(token)
     if item["status"] == "confirmed":
         return item
     now = clock.iso()
-    try:
-        aws.table().update_item(
-            Key=keys.subscriber(sid),
-            UpdateExpression=(
-                "SET #s = :confirmed, confirmed_at = :now, consent.confirmed_at = :now, "
-                "GSI1PK = :pk, GSI1SK = :sk, consent_history = list_append(consent_history, :event) "
-                "REMOVE expires_at"
-            ),
-            ConditionExpression="#s = :pending AND link_nonce = :nonce" if "link_nonce" in item else "#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":confirmed": "confirmed", ":pending": "pending", ":now": now,
-                ":pk": keys.subscribers_by_status("confirmed"), ":sk": f"{item['created_at']}#{sid}",
-                ":event": [{"event": "confirmed", "at": now}],
-                **({":nonce": item["link_nonce"]} if "link_nonce" in item else {}),
-            },
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return _signup(token)[1]  # a concurrent click confirmed it first (or it is gone: an error)
-        raise
+    if not dynamo.update_if(
+        Key=keys.subscriber(sid),
+        UpdateExpression=(
+            "SET #s = :confirmed, confirmed_at = :now, consent.confirmed_at = :now, "
+            "GSI1PK = :pk, GSI1SK = :sk, consent_history = list_append(consent_history, :event) "
+            "REMOVE expires_at"
+        ),
+        ConditionExpression="#s = :pending AND link_nonce = :nonce" if "link_nonce" in item else "#s = :pending",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":confirmed": "confirmed", ":pending": "pending", ":now": now,
+            ":pk": keys.subscribers_by_status("confirmed"), ":sk": f"{item['created_at']}#{sid}",
+            ":event": [{"event": "confirmed", "at": now}],
+            **({":nonce": item["link_nonce"]} if "link_nonce" in item else {}),
+        },
+    ):
+        return _signup(token)[1]  # a concurrent click confirmed it first (or it is gone: an error)
     aws.table().delete_item(Key=keys.suppression(sid))  # a fresh opt-in lifts an erasure or opt-out
     count_month("joined")
     count(Metric.CONFIRMATIONS)
@@ -573,20 +550,14 @@ def pause(token: str, months: int) -> str:
 
 def resume(token: str) -> bool:
     """End a pause now. False (nothing written) if they were not paused: a second press adds nothing."""
-    from botocore.exceptions import ClientError
-
     sid, item = _from_preferences_token(token)
     now = clock.iso()
-    try:
-        aws.table().update_item(
-            Key=keys.subscriber(sid),
-            UpdateExpression="REMOVE paused_until SET consent_history = list_append(consent_history, :event)",
-            ConditionExpression="paused_until > :now",
-            ExpressionAttributeValues={":now": now, ":event": [{"event": "resumed", "at": now}]})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    if not dynamo.update_if(
+        Key=keys.subscriber(sid),
+        UpdateExpression="REMOVE paused_until SET consent_history = list_append(consent_history, :event)",
+        ConditionExpression="paused_until > :now",
+        ExpressionAttributeValues={":now": now, ":event": [{"event": "resumed", "at": now}]}):
+        return False
     logger().info("subscriber resumed")
     return True
 
@@ -610,16 +581,9 @@ def suppress(email: str, reason: str) -> bool:
 
 def _mark_suppressed(sid: str, reason: str | None) -> None:
     """The subscriber item says it is suppressed too, so the subscribers page can filter by it."""
-    from botocore.exceptions import ClientError
-
     update = ("SET suppressed = :r", {":r": reason}) if reason else ("REMOVE suppressed", {})
-    try:
-        aws.table().update_item(Key=keys.subscriber(sid), UpdateExpression=update[0],
-                                ConditionExpression="attribute_exists(PK)",
-                                **({"ExpressionAttributeValues": update[1]} if update[1] else {}))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    dynamo.update_if(Key=keys.subscriber(sid), UpdateExpression=update[0], ConditionExpression="attribute_exists(PK)",
+                     **({"ExpressionAttributeValues": update[1]} if update[1] else {}))
 
 
 def suppress_by_hand(raw_email: str, note: str, by: str) -> str:
@@ -644,16 +608,11 @@ def lift_suppression(sid: str, reason: str, by: str) -> bool:
     """Let a bounced (or coordinator-stopped) address be mailed again, with a written reason kept in
     the person's consent history. They stay unsubscribed; signing up again is up to them. False if
     there was no such suppression (a second press)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        old = aws.table().delete_item(
-            Key=keys.suppression(sid), ConditionExpression="#r IN (:b, :m)", ExpressionAttributeNames={"#r": "reason"},
-            ExpressionAttributeValues={":b": LIFTABLE[0], ":m": LIFTABLE[1]}, ReturnValues="ALL_OLD")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    old = dynamo.delete_returning(
+        Key=keys.suppression(sid), ConditionExpression="#r IN (:b, :m)", ExpressionAttributeNames={"#r": "reason"},
+        ExpressionAttributeValues={":b": LIFTABLE[0], ":m": LIFTABLE[1]})
+    if old is None:
+        return False
     _mark_suppressed(sid, None)
     if load(sid):
         now = clock.iso()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from chalicelib import audit, auth, aws, clock, emails, keys, passwords, ratelimit, roles, tokens
+from chalicelib import audit, auth, aws, clock, dynamo, emails, keys, passwords, ratelimit, roles, tokens
 from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line
 from chalicelib.settings import get_settings
@@ -52,7 +52,7 @@ def invite(by, email: str, name: str, granted) -> str:
     errors = {}
     try:
         email = normalise_email(email).lower()
-    except ValidationError as error:
+    except ValidationError:
         errors["email"] = "Enter their email address, like name@example.org."
     name = clean_line(name)[:80]
     if not name:
@@ -118,16 +118,11 @@ def _check_new_password(item: dict, password: str, confirm: str) -> None:
 
 def accept(token: str, password: str, confirm: str) -> str:
     """Set the password an invitation asks for: the account exists from now; its id."""
-    from botocore.exceptions import ClientError
-
     item = invitation_for(token)
     _check_new_password(item, password, confirm)
-    try:  # used up first, under a condition: two tabs pressing "Accept" make one account
-        aws.table().delete_item(Key=keys.invitation(keys.invitation_id(item)), ConditionExpression="attribute_exists(PK)")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise InvalidToken(_USED) from exc
-        raise
+    # used up first, under a condition: two tabs pressing "Accept" make one account
+    if not dynamo.delete_if(Key=keys.invitation(keys.invitation_id(item)), ConditionExpression="attribute_exists(PK)"):
+        raise InvalidToken(_USED)
     cid = auth.create_coordinator(item["email"], password, name=item["name"], granted=tuple(item["roles"]))
     audit.append("accept_invitation", who_id=cid, who_name=item["name"],
                  record={"invitation": keys.invitation_id(item)})
@@ -200,21 +195,15 @@ def reset_account(token: str) -> dict:
 
 
 def reset_password(token: str, password: str, confirm: str) -> None:
-    from botocore.exceptions import ClientError
-
     item = reset_account(token)
     _check_new_password(item, password, confirm)
     cid, stored = keys.coordinator_id(item), passwords.new_hash(password)
-    try:
-        aws.table().update_item(
-            Key=keys.coordinator(cid),
-            UpdateExpression="SET salt = :salt, password_hash = :hash REMOVE reset_nonce",
-            ConditionExpression="reset_nonce = :n",
-            ExpressionAttributeValues={":n": item["reset_nonce"], ":salt": stored["salt"],
-                                       ":hash": stored["password_hash"]})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise InvalidToken(_RESET_USED) from exc
-        raise
+    if not dynamo.update_if(
+        Key=keys.coordinator(cid),
+        UpdateExpression="SET salt = :salt, password_hash = :hash REMOVE reset_nonce",
+        ConditionExpression="reset_nonce = :n",
+        ExpressionAttributeValues={":n": item["reset_nonce"], ":salt": stored["salt"],
+                                   ":hash": stored["password_hash"]}):
+        raise InvalidToken(_RESET_USED)
     auth.end_sessions(cid)
     audit.append("reset_password", who_id=cid, who_name=item["name"])
