@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from chalicelib import aws, clock, dynamo, keys, subscriptions, tokens
+from chalicelib import aws, clock, dynamo, forms, keys, links, subscriptions, tokens
 from chalicelib.errors import InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line
 
@@ -147,7 +147,7 @@ def page(chosen: Filter, cursor: str = "") -> Page:
         if not start or len(people) >= page_size:
             break
     total = dynamo.query_count(**query)
-    return Page(_with_ids(people), tokens.sign("subscribers-page", start) if start else "", total)
+    return Page(_with_ids(people), tokens.sign(links.Purpose.SUBSCRIBERS_PAGE, start) if start else "", total)
 
 
 def _with_ids(items: list[dict]) -> list[dict]:
@@ -158,7 +158,7 @@ def _start_key(cursor: str) -> dict | None:
     if not cursor:
         return None
     try:
-        start = tokens.verify("subscribers-page", cursor)
+        start = tokens.verify(links.Purpose.SUBSCRIBERS_PAGE, cursor)
     except InvalidToken as exc:
         raise InvalidToken(_BAD_CURSOR) from exc
     if not isinstance(start, dict) or not all(isinstance(v, str) for v in start.values()):
@@ -172,7 +172,7 @@ def find(text: str) -> list[dict]:
     text = text.strip()
     if "@" in text:
         try:
-            email = subscriptions.normalise_email(text)
+            email = forms.email_address(text)
         except ValidationError as exc:
             raise ValidationError({"find": "Enter a whole email address (name@example.org) or the start of "
                                            "a name. Addresses cannot be searched by part."}) from exc

@@ -13,8 +13,6 @@ role; sign-in writes its own.
 from __future__ import annotations
 
 import contextvars
-import csv
-import io
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -134,12 +132,8 @@ def entries(start: date, end: date, who_id: str = "", action: str = "") -> Itera
 
 
 def as_csv(rows) -> str:
-    from chalicelib.subscriptions import csv_safe
+    from chalicelib import spreadsheet
 
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["at", "who_id", "who", "action", "record", "outcome", "detail"])
-    for entry in rows:
-        writer.writerow([entry.at, entry.who_id, csv_safe(entry.who_name), entry.action, entry.record,
-                         entry.outcome, entry.detail])
-    return out.getvalue()
+    return spreadsheet.write(["at", "who_id", "who", "action", "record", "outcome", "detail"], (
+        [entry.at, entry.who_id, entry.who_name, entry.action, entry.record, entry.outcome, entry.detail]
+        for entry in rows))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookies import SimpleCookie
 
-from chalicelib import audit, aws, clock, dynamo, keys, passwords, ratelimit, roles, tokens, two_factor
+from chalicelib import audit, aws, clock, dynamo, forms, keys, links, passwords, ratelimit, roles, tokens, two_factor
 from chalicelib.errors import (Forbidden, InvalidToken, RateLimited, ServiceUnavailable, Unauthorised,
                                ValidationError)
 from chalicelib.models import Field, Model
@@ -65,7 +65,7 @@ class SignedIn:
 
 
 def _email_id(email: str) -> str:
-    return keyed_hash("coordinator", email.strip().lower())
+    return keyed_hash("coordinator", forms.address_key(email))
 
 
 coordinator_id_for = _email_id
@@ -74,7 +74,7 @@ coordinator_id_for = _email_id
 def create_coordinator(email: str, password: str, name: str = "", granted: tuple[str, ...] = (roles.ADMIN,),
                        totp_secret: str = "") -> str:  # nosec B107 - no secret: an empty key means none yet
     """A new coordinator account (the operator's first admin, or an accepted invitation); its id."""
-    email = email.strip().lower()
+    email = forms.address_key(email)
     name = name or email.split("@")[0]
     passwords.check(password, email, name)
     item = {**keys.coordinator(_email_id(email)), **keys.coordinator_index(), "email": email, "name": name,
@@ -110,7 +110,7 @@ def _too_many(seconds: int) -> RateLimited:
 def sign_in(email: str, password: str, client: str) -> SignedIn:
     """What a correct email and password lead to; the same refusal for an unknown email or a wrong
     password, and RateLimited, saying when to try again, while this client must wait."""
-    email = (email or "").strip().lower()
+    email = forms.address_key(email)
     refused = ValidationError({"email": "That email and password do not match a coordinator account."})
     if not email or not password:
         raise refused
@@ -133,9 +133,9 @@ def sign_in(email: str, password: str, client: str) -> SignedIn:
         ratelimit.clear("sign-in-failures", pair)
     cid = keys.coordinator_id(item)
     if item.get("totp_enabled"):
-        return SignedIn("code", tokens.sign("second-factor", [cid, "code"]))
+        return SignedIn("code", tokens.sign(links.Purpose.SECOND_FACTOR, [cid, "code"]))
     if roles.needs_two_factor(held_roles(item)):
-        return SignedIn("setup", tokens.sign("second-factor", [cid, "setup"]))
+        return SignedIn("setup", tokens.sign(links.Purpose.SECOND_FACTOR, [cid, "setup"]))
     return SignedIn("session", _new_session(item, "password"))
 
 
@@ -160,13 +160,13 @@ def _new_session(item: dict, how: str) -> str:
         }
     )
     audit.append("sign_in", who_id=cid, who_name=item["name"], detail=how)
-    return tokens.sign("session", session_id)
+    return tokens.sign(links.Purpose.SESSION, session_id)
 
 
 def pending(token: str, wanted: str) -> dict:
     """The account a pending sign-in (password given, second factor not yet) belongs to."""
     try:
-        cid, kind = tokens.verify("second-factor", token, max_age_seconds=PENDING_SECONDS)
+        cid, kind = tokens.verify(links.Purpose.SECOND_FACTOR, token, max_age_seconds=PENDING_SECONDS)
     except (InvalidToken, ValueError, TypeError) as exc:
         raise Unauthorised("Please sign in again: that sign-in was not finished in time.") from exc
     item = get_account(cid) if kind == wanted else None
@@ -262,7 +262,7 @@ def authenticate(token: str) -> Coordinator:
     if not token or not token.isascii():
         raise Unauthorised(_SESSION_ENDED)  # every token we sign is ASCII
     try:
-        session_id = tokens.verify("session", token, max_age_seconds=settings.session_hours * 3600)
+        session_id = tokens.verify(links.Purpose.SESSION, token, max_age_seconds=settings.session_hours * 3600)
         item = aws.table().get_item(Key=keys.session(session_id)).get("Item")
         account = None
         if item:

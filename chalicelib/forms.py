@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from chalicelib.errors import ValidationError
+
 # C0/C1 control characters (but tab, newline, carriage return) mean nothing in a name or a story,
 # and break MJML's parser and some mail clients.
 # A regular expression, not str.translate: translate copies every character through a dict lookup
@@ -37,3 +39,27 @@ def str_list(value) -> list[str]:
 
 def ticked(value) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in TICKED)
+
+
+MAX_ADDRESS = 254  # RFC 5321's limit on a path, and so on an address that can be mailed
+
+
+def email_address(raw, field: str = "email") -> str:
+    """An email address someone typed, checked and normalised by email-validator (its domain lower-cased
+    and IDNA-encoded as mail needs), or a ValidationError on `field` saying what to type."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = str(raw or "").strip()
+    if not text:
+        raise ValidationError({field: "Enter your email address."})
+    if len(text) > MAX_ADDRESS or "\n" in text or "\r" in text:
+        raise ValidationError({field: "Enter a valid email address, like name@example.org."})
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError({field: "Enter a valid email address, like name@example.org."}) from exc
+
+
+def address_key(email: str) -> str:
+    """The form of an address that ids are derived from: case and surrounding space never make two people."""
+    return (email or "").strip().lower()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Iterator
 
-from chalicelib import aws, clock, dynamo, keys, subscriptions
+from chalicelib import aws, clock, dynamo, forms, keys, spreadsheet, subscriptions
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationError
 from chalicelib.forms import clean_line, str_list, strip_controls, ticked
 from chalicelib.models import Field, Model
@@ -413,7 +413,7 @@ def _parse_row(number: int, row: list[str], choices: dict, known_tags: dict[str,
             return Checked(number, strip_controls(email_raw), strip_controls(raw["name"]), "skip",
                            f"{FIELDS[field]} {problem}")
     try:
-        email = subscriptions.normalise_email(email_raw)
+        email = forms.email_address(email_raw)
     except ValidationError:
         return Checked(number, email_raw, raw["name"], "skip", "invalid address" if email_raw else "no address")
     name = clean_line(raw["name"])
@@ -547,7 +547,7 @@ def run(job_id: str, phase: str, version: int, remaining: Callable[[], int] = la
     processed = 0
     with tempfile.TemporaryFile("w+b") as stored:  # the report is written to disk and sent from there
         report = io.TextIOWrapper(stored, encoding="utf-8", newline="")
-        writer = csv.writer(report)
+        writer = spreadsheet.SafeWriter(report)
         writer.writerow(["row", "email", "name", "outcome", "reason"])
         pending: list[Checked] = []
         for checked in check_rows(job):
@@ -564,7 +564,7 @@ def run(job_id: str, phase: str, version: int, remaining: Callable[[], int] = la
             label = checked.reason if checked.outcome == "skip" else OUTCOMES[checked.outcome][phase == "import"]
             key = checked.outcome if checked.outcome != "skip" else "skip:" + checked.reason.split(" (")[0]
             counts[key] = counts.get(key, 0) + 1
-            writer.writerow([checked.row, _safe(checked.email), _safe(checked.name),
+            writer.writerow([checked.row, checked.email, checked.name,
                              "skipped" if checked.outcome == "skip" else checked.outcome, label])
             if processed % CHUNK == 0:
                 _progress(job_id, version, processed)
@@ -590,10 +590,6 @@ def _progress(job_id: str, version: int, processed: int) -> None:
     aws.table().update_item(Key=keys.import_job(job_id), UpdateExpression="SET rows_done = :n",
                             ConditionExpression="choices_version = :v",
                             ExpressionAttributeValues={":n": processed, ":v": version})
-
-
-def _safe(value: str) -> str:
-    return subscriptions.csv_safe(value)
 
 
 def _import(job: dict, people: list[Checked]) -> None:

@@ -13,10 +13,9 @@ import html
 import re
 from datetime import timedelta
 
-from chalicelib import audit, claims, clock, emails, roles
+from chalicelib import audit, claims, clock, emails, links, roles
 from chalicelib.errors import Conflict, ValidationError
 from chalicelib.forms import clean_line, clean_text
-from chalicelib.settings import get_settings
 
 MAX_MESSAGE = 5000
 MAX_NOTE = 2000
@@ -35,7 +34,7 @@ def _stories():
 
 
 def _coordinator_link(story_id: str) -> str:
-    return f"{get_settings().public_base_url}/coordinator/stories/{story_id}"
+    return links.coordinator_story(story_id)
 
 
 def decline(story_id: str, by, reason: str, message: str) -> dict:

@@ -22,11 +22,21 @@ def safe_cell(value) -> str:
     return "'" + text if text.lstrip(" ")[:1] in FORMULA_STARTS or text[:1] in FORMULA_STARTS else text
 
 
+class SafeWriter:
+    """csv.writer over a text stream, every cell made safe: for a report written as it is made."""
+
+    def __init__(self, stream):
+        self._writer = csv.writer(stream)
+
+    def writerow(self, row: Iterable) -> None:
+        self._writer.writerow([safe_cell(value) for value in row])
+
+
 def write(header: list[str], rows: Iterable[Iterable]) -> str:
     """A whole CSV document: the header, then each row with every cell made safe."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
+        writer.writerow(row)
     return out.getvalue()

@@ -2,13 +2,12 @@
 safeguarding, retention, and the shareable views that every channel renders from."""
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from dataclasses import dataclass
 from typing import Iterator
 
-from chalicelib import aws, claims, clock, consent, dynamo, emails, keys, moderation, ratelimit, tokens
+from chalicelib import (aws, claims, clock, consent, dynamo, emails, forms, keys, links, moderation, ratelimit,
+                        spreadsheet, tokens)
 from chalicelib.consent import CHANNELS, LEVELS, SharedStory
 from chalicelib.errors import Conflict, NotFound, RateLimited, ReadsUnprocessed, ValidationError
 from chalicelib.forms import clean_line, clean_text, str_list, ticked
@@ -124,10 +123,9 @@ def parse_submission(data: dict) -> Submission:
         errors["name"] = f"Use at most {MAX_NAME} characters."
     email = ""
     if clean_line(data.get("email")):
-        from chalicelib.subscriptions import normalise_email
 
         try:
-            email = normalise_email(str(data.get("email")))
+            email = forms.email_address(data.get("email"))
         except ValidationError as exc:
             errors.update(exc.errors)
     if len(notes_raw) > MAX_NOTES:
@@ -232,12 +230,12 @@ def _consent_fields(level: str, channels, wording_version: str, version: int, me
 # ---------------------------------------------------------------- the contributor
 
 def contributor_url(story_id: str) -> str:
-    return f"{get_settings().public_base_url}/stories/mine/{tokens.sign('story-contributor', story_id)}"
+    return links.contributor(story_id)
 
 
 def story_id_from_token(token: str) -> str:
     # No expiry: consent must stay withdrawable at any time from the link we sent.
-    return str(tokens.verify("story-contributor", token))
+    return str(tokens.verify(links.Purpose.STORY_CONTRIBUTOR, token))
 
 
 def matches_safeguarding(*texts: str) -> bool:
@@ -296,7 +294,7 @@ def _alert_safeguarding(story_id: str) -> None:
     count(Metric.STORIES_SAFEGUARDING_FLAGGED)
     emails.send(get_settings().safeguarding_email, "story_safeguarding", "Safeguarding: a story needs reading today",
                 purpose="story-safeguarding", story_id=story_id,
-                coordinator_url=f"{get_settings().public_base_url}/coordinator/stories/{story_id}")
+                coordinator_url=links.coordinator_story(story_id))
 
 
 def change_consent(story_id: str, data: dict, actor: str = "contributor", method: str = "contributor-link") -> dict:
@@ -582,31 +580,17 @@ def export_records() -> list[dict]:
 
 
 def export_records_csv() -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["story_id", "status", "created_at", *LEDGER_FIELDS])
-    for data in export_records():
-        for entry in data["consent_history"]:
-            writer.writerow([data["story_id"], data["status"], data["created_at"],
-                             *[" ".join(entry[k]) if k == "channels" else entry[k] for k in LEDGER_FIELDS]])
-    return out.getvalue()
+    return spreadsheet.write(["story_id", "status", "created_at", *LEDGER_FIELDS], (
+        [data["story_id"], data["status"], data["created_at"],
+         *[" ".join(entry[k]) if k == "channels" else entry[k] for k in LEDGER_FIELDS]]
+        for data in export_records() for entry in data["consent_history"]))
 
 
 def export_channel_csv(channel: str) -> str:
     """What may go out on one channel (social media, reports): through consent.decide like every render."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["story_id", "version", "title", "attribution", "content_notes", "text"])
-    for shared in shareable_for(channel):
-        writer.writerow([shared.story_id, shared.version, _csv_safe(shared.title), _csv_safe(shared.attribution),
-                         _csv_safe("; ".join(shared.content_notes)), _csv_safe(shared.text)])
-    return out.getvalue()
-
-
-def _csv_safe(value: str) -> str:
-    from chalicelib.subscriptions import _csv_safe as safe
-
-    return safe(value)
+    return spreadsheet.write(["story_id", "version", "title", "attribution", "content_notes", "text"], (
+        [shared.story_id, shared.version, shared.title, shared.attribution, "; ".join(shared.content_notes),
+         shared.text] for shared in shareable_for(channel)))
 
 
 def apply_retention() -> dict[str, int]:

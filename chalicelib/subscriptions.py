@@ -1,15 +1,14 @@
 """Subscribers: double opt-in, preferences, one-click unsubscribe, export, erasure, suppression."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from chalicelib import aws, clock, dynamo, emails, keys, ratelimit, tokens
+from chalicelib import aws, clock, dynamo, emails, forms, keys, ratelimit, tokens
+from chalicelib import links as urls  # links() below is the subscriber's pair of links
 from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line, str_list, ticked
 from chalicelib.models import Field, Model
@@ -78,28 +77,17 @@ def submission_of(data: dict) -> str:
 
 
 def email_id(email: str) -> str:
-    return keyed_hash("email", email.strip().lower())
+    return keyed_hash("email", forms.address_key(email))
 
 
-def normalise_email(raw: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    raw = (raw or "").strip()
-    if not raw:
-        raise ValidationError({"email": "Enter your email address."})
-    if len(raw) > 254 or "\n" in raw or "\r" in raw:
-        raise ValidationError({"email": "Enter a valid email address, like name@example.org."})
-    try:
-        return validate_email(raw, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValidationError({"email": "Enter a valid email address, like name@example.org."}) from exc
+normalise_email = forms.email_address  # the name other capabilities used before forms held it
 
 
 def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
     errors: dict[str, str] = {}
     email = ""
     try:
-        email = normalise_email(str(data.get("email", "")))
+        email = forms.email_address(str(data.get("email", "")))
     except ValidationError as exc:
         errors.update(exc.errors)
     first_name = clean_line(data.get("first_name"))
@@ -150,11 +138,7 @@ def links(sid: str, nonce: str | None = None) -> dict[str, str]:
     none); without it, it is read from the table."""
     if nonce is None:
         nonce = (load(sid) or {}).get("link_nonce", "")
-    base = get_settings().public_base_url
-    return {
-        "preferences_url": f"{base}/preferences/{tokens.sign('preferences', _bound(sid, nonce))}",
-        "unsubscribe_url": f"{base}/unsubscribe/{tokens.sign('unsubscribe', sid)}",
-    }
+    return {"preferences_url": urls.preferences(_bound(sid, nonce)), "unsubscribe_url": urls.unsubscribe(sid)}
 
 
 def links_for(item: dict) -> dict[str, str]:
@@ -237,9 +221,9 @@ def process_signup(request: SubscribeRequest) -> None:
 
 def _send_confirmation(item: dict) -> None:
     settings = get_settings()
-    link = tokens.sign("confirm", _bound(keys.subscriber_id(item), item.get("link_nonce", "")))
+    confirm_url = urls.confirm(_bound(keys.subscriber_id(item), item.get("link_nonce", "")))
     emails.send(item["email"], "confirm", "Please confirm your subscription", purpose="confirm",
-                first_name=item.get("first_name", ""), confirm_url=f"{settings.public_base_url}/confirm/{link}",
+                first_name=item.get("first_name", ""), confirm_url=confirm_url,
                 topics=[TOPICS[t] for t in item["topics"]], expiry_hours=settings.pending_expiry_hours)
 
 
@@ -279,7 +263,7 @@ def _first_delivery(sid: str, attribute: str, submission: str) -> bool:
 def _signup(token: str) -> tuple[str, dict]:
     """The sign-up a confirm link was issued for, if it can still be confirmed (or already is)."""
     try:
-        sid, item = _holder("confirm", token, max_age_seconds=get_settings().pending_expiry_hours * 3600)
+        sid, item = _holder(urls.Purpose.CONFIRM, token, max_age_seconds=get_settings().pending_expiry_hours * 3600)
     except ExpiredToken as exc:
         raise ExpiredToken(_SIGNUP_EXPIRED) from exc
     if not item or item["status"] == "unsubscribed":
@@ -328,7 +312,7 @@ def confirm(token: str) -> dict:
 
 def _from_preferences_token(token: str) -> tuple[str, dict]:
     try:
-        sid, item = _holder("preferences", token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
+        sid, item = _holder(urls.Purpose.PREFERENCES, token, max_age_seconds=PREFERENCES_LINK_DAYS * 86400)
     except ExpiredToken as exc:
         raise ExpiredToken("This preferences link has expired. Ask for a new one at /preferences "
                            "and we will email it to you.") from exc
@@ -396,13 +380,13 @@ def update_preferences(token: str, data: dict) -> str:
 
 def unsubscribe_status(token: str) -> str:
     """Whether an unsubscribe link's address is still mailed ("subscribed") or not, changing nothing."""
-    item = load(tokens.verify("unsubscribe", token))
+    item = load(tokens.verify(urls.Purpose.UNSUBSCRIBE, token))
     return "subscribed" if item and item["status"] != "unsubscribed" else "unsubscribed"
 
 
 def unsubscribe(token: str, method: str) -> None:
     """One-click unsubscribe. Unknown or already-erased subscribers are a quiet success."""
-    sid = tokens.verify("unsubscribe", token)
+    sid = tokens.verify(urls.Purpose.UNSUBSCRIBE, token)
     item = load(sid)
     if item and item["status"] != "unsubscribed":
         _unsubscribe(sid, item, method)
@@ -589,7 +573,7 @@ def _mark_suppressed(sid: str, reason: str | None) -> None:
 def suppress_by_hand(raw_email: str, note: str, by: str) -> str:
     """A coordinator stops all mail to an address (someone asked never to be emailed, say), whether or
     not it is on the list. Only its keyed hash is kept, with the note. Returns the subscriber id."""
-    email = normalise_email(raw_email)
+    email = forms.email_address(raw_email)
     sid = email_id(email)
     existing = suppression_of(sid)
     if existing and existing.get("reason") in HARD_SUPPRESSION:
@@ -675,25 +659,13 @@ def counts_by_status() -> dict[str, int]:
 
 
 def export_csv() -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["email", "first_name", "status", "topics", "created_at", "confirmed_at",
-                     "consent_version", "consent_method"])
-    for status in STATUSES:
-        for item in iter_by_status(status):
-            writer.writerow([_csv_safe(item["email"]), _csv_safe(item.get("first_name", "")), item["status"],
-                             " ".join(item.get("topics", [])), item.get("created_at", ""),
-                             item.get("confirmed_at", ""), item["consent"]["wording_version"],
-                             item["consent"]["method"]])
-    return out.getvalue()
+    from chalicelib import spreadsheet
 
-
-def _csv_safe(value: str) -> str:
-    """Stop spreadsheet formula injection from names people typed."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-csv_safe = _csv_safe  # the import report guards its cells the same way
+    return spreadsheet.write(
+        ["email", "first_name", "status", "topics", "created_at", "confirmed_at", "consent_version", "consent_method"],
+        ([item["email"], item.get("first_name", ""), item["status"], " ".join(item.get("topics", [])),
+          item.get("created_at", ""), item.get("confirmed_at", ""), item["consent"]["wording_version"],
+          item["consent"]["method"]] for status in STATUSES for item in iter_by_status(status)))
 
 
 def purge_expired_pending() -> int:
@@ -713,7 +685,7 @@ def send_manage_link(raw_email: str, client: str, submission: str = "") -> None:
     """Email a fresh preferences link, if we hold data for the address. The caller always sees the
     same, as fast: the request is queued (process_manage_link)."""
     settings = get_settings()
-    email = normalise_email(raw_email)
+    email = forms.email_address(raw_email)
     ratelimit.enforce("manage-link-client", client, settings.rate_limit_per_client_per_hour)
     _queue({"kind": "manage_link", "email": email, "submission": submission})
 

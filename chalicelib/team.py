@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from chalicelib import audit, auth, aws, clock, dynamo, emails, keys, passwords, ratelimit, roles, tokens
+from chalicelib import audit, auth, aws, clock, dynamo, emails, forms, keys, links, passwords, ratelimit, roles, tokens
 from chalicelib.errors import Conflict, ExpiredToken, InvalidToken, NotFound, ValidationError
 from chalicelib.forms import clean_line
 from chalicelib.settings import get_settings
@@ -47,11 +47,9 @@ def _role_words(granted) -> str:
 
 def invite(by, email: str, name: str, granted) -> str:
     """Invite a person by email with these roles; the invitation's id."""
-    from chalicelib.subscriptions import normalise_email
-
     errors = {}
     try:
-        email = normalise_email(email).lower()
+        email = forms.address_key(forms.email_address(email))
     except ValidationError:
         errors["email"] = "Enter their email address, like name@example.org."
     name = clean_line(name)[:80]
@@ -74,11 +72,10 @@ def invite(by, email: str, name: str, granted) -> str:
         "created_at": clock.iso(now), "expires_at": int(expires.timestamp()),
     })
     settings = get_settings()
-    token = tokens.sign("invite", invitation_id)
     emails.send(email, "coordinator_invitation", f"Join the coordinators of {settings.organisation_name}",
                 purpose="coordinator-invitation", person_name=name, invited_by=by.name, role_words=_role_words(granted),
                 organisation=settings.organisation_name, expires=clock.in_london(expires).strftime("%-d %B %Y"),
-                accept_url=f"{settings.public_base_url}/coordinator/invitation?token={token}")
+                accept_url=links.invitation(invitation_id))
     audit.about("invitation", invitation_id)
     return invitation_id
 
@@ -101,7 +98,7 @@ def withdraw(invitation_id: str) -> None:
 
 def invitation_for(token: str) -> dict:
     """The invitation a link names; a clear error for one that is changed, expired, used or withdrawn."""
-    invitation_id = tokens.verify("invite", token, max_age_seconds=INVITATION_DAYS * 86400)
+    invitation_id = tokens.verify(links.Purpose.INVITE, token, max_age_seconds=INVITATION_DAYS * 86400)
     item = aws.table().get_item(Key=keys.invitation(str(invitation_id)), ConsistentRead=True).get("Item")
     if not item:
         raise InvalidToken(_USED)
@@ -162,7 +159,7 @@ def remove(by, coordinator_id: str) -> None:
 
 def request_reset(email: str, client: str) -> None:
     """Email a reset link if the address is a coordinator's. The caller is told the same either way."""
-    email = (email or "").strip().lower()  # as sign-in takes it: the account's address is already checked
+    email = forms.address_key(email)  # as sign-in takes it: the account's address is already checked
     if "@" not in email or len(email) > 254 or not email.isprintable():
         raise ValidationError({"email": "Enter the email address you sign in with, like name@example.org."})
     ratelimit.enforce("reset-client", client, RESETS_PER_CLIENT_PER_HOUR)
@@ -175,15 +172,14 @@ def request_reset(email: str, client: str) -> None:
     nonce = secrets.token_urlsafe(12)
     aws.table().update_item(Key=keys.coordinator(cid), UpdateExpression="SET reset_nonce = :n",
                             ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues={":n": nonce})
-    token = tokens.sign("reset", [cid, nonce])
     emails.send(item["email"], "password_reset", "Choose a new PeerPost password", purpose="password-reset",
-                person_name=item["name"], reset_url=f"{get_settings().public_base_url}/coordinator/reset/new?token={token}")
+                person_name=item["name"], reset_url=links.password_reset([cid, nonce]))
     audit.append("request_password_reset", who_id=cid, who_name=item["name"])
 
 
 def reset_account(token: str) -> dict:
     try:
-        cid, nonce = tokens.verify("reset", token, max_age_seconds=RESET_SECONDS)
+        cid, nonce = tokens.verify(links.Purpose.RESET, token, max_age_seconds=RESET_SECONDS)
     except ExpiredToken as exc:
         raise ExpiredToken("This reset link has expired: they work for one hour. Ask for a new one.") from exc
     except (ValueError, TypeError) as exc:

@@ -6,7 +6,7 @@ import secrets
 
 from chalice import Blueprint, Response
 
-from chalicelib import consent, moderation, roles, stories, team, web
+from chalicelib import consent, forms, moderation, roles, stories, team, web
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, ValidationError
 from chalicelib.rendering import render_page
 
@@ -187,7 +187,7 @@ def my_story_keep_mine(token):
 @web.route(bp, "/stories/mine/{token}/withdraw", methods=["POST"])
 def my_story_withdraw(token):
     data = web.body(bp.current_request)
-    if str(data.get("confirm", "")).lower() not in {"yes", "true", "on"}:
+    if not forms.ticked(data.get("confirm")):
         return _contributor_page(token, {"confirm": "Tick the box to confirm you want to withdraw your story."},
                                  status=400)
     stories.withdraw(stories.story_id_from_token(token))
@@ -221,13 +221,6 @@ def _story_page(coordinator, story_id: str, errors: dict | None = None, values: 
         status_labels=stories.STATUS_LABELS, transitions=stories.TRANSITIONS.get(story["status"], ()),
         shared={c: consent.decide(story, c) for c in consent.CHANNELS}, moderators=team.holders(roles.MODERATOR),
         diffs=_diffs(story), **_form_context()), status=status)
-
-
-def _diffs(story: dict) -> dict:
-    """Each version's difference from the one before it (by number), as HTML with <del> and <ins>."""
-    versions = story.get("versions", [])
-    return {int(after["number"]): moderation.difference_html(before["text"], after["text"])
-            for before, after in zip(versions, versions[1:])}
 
 
 def _typed(story_id: str, data: dict, story: dict | None = None) -> dict:
@@ -308,7 +301,7 @@ def story_consent(coordinator, story_id):
 
 @web.route(bp, "/coordinator/stories/{story_id}/keep", methods=["POST"], coordinator=True)
 def story_keep(coordinator, story_id):
-    keep = str(web.body(bp.current_request).get("keep", "")).lower() in {"yes", "true", "on", "1"}
+    keep = forms.ticked(web.body(bp.current_request).get("keep"))
     stories.set_keep(story_id, keep)
     return _back_to_story(story_id, "kept" if keep else "unkept")
 
@@ -316,7 +309,7 @@ def story_keep(coordinator, story_id):
 @web.route(bp, "/coordinator/stories/{story_id}/withdraw", methods=["POST"], coordinator=True)
 def story_withdraw(coordinator, story_id):
     data = web.body(bp.current_request)
-    if str(data.get("confirm", "")).lower() not in {"yes", "true", "on"}:
+    if not forms.ticked(data.get("confirm")):
         return _story_page(coordinator, story_id, {"confirm": "Tick the box to confirm the contributor asked."},
                            status=400)
     stories.withdraw(story_id, actor="coordinator", method="on-request")

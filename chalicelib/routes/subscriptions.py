@@ -5,7 +5,7 @@ import json
 
 from chalice import Blueprint, Response
 
-from chalicelib import subscriptions, web
+from chalicelib import forms, subscriptions, web
 from chalicelib.errors import Conflict, InvalidToken, NotFound, ValidationError
 from chalicelib.rendering import render_page
 
@@ -215,7 +215,7 @@ def export(token):
 @web.route(bp, "/preferences/{token}/erase", methods=["POST"])
 def erase(token):
     data = web.body(bp.current_request)
-    if str(data.get("confirm", "")).lower() not in {"yes", "true", "on"}:
+    if not forms.ticked(data.get("confirm")):
         subscriber = subscriptions.preferences(token)
         return _preferences_page(token, subscriber, {"erase-confirm": "Tick the box to confirm you want your data erased."}, status=400)
     subscriptions.erase(token)
