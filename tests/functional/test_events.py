@@ -639,7 +639,7 @@ def test_cancelling_asks_first_with_exact_counts_then_withdraws_offers_and_sends
 
 
 def test_registrations_csv_cleans_and_guards_every_cell(client, coordinator, outbox):
-    from chalicelib import events
+    from chalicelib import spreadsheet
 
     event = make_event(capacity=5)
     register(client, event, {"name": "\x00=cmd|' /C calc'!A0", "email": "person1@example.org",
@@ -649,8 +649,8 @@ def test_registrations_csv_cleans_and_guards_every_cell(client, coordinator, out
     assert "\x00" not in csv_text and "\x07" not in csv_text
     assert "'=cmd" in csv_text and "'=HYPERLINK" in csv_text
     # stored before input was cleaned: the export still cleans and guards
-    assert events._csv_safe("\x00=1+1") == "'=1+1" and events._csv_safe("\x1b@SUM(A1)") == "'@SUM(A1)"
-    assert events._csv_safe(" =1") == "' =1" and events._csv_safe("Step-free") == "Step-free"
+    assert spreadsheet.safe_cell("\x00=1+1") == "'=1+1" and spreadsheet.safe_cell("\x1b@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet.safe_cell(" =1") == "' =1" and spreadsheet.safe_cell("Step-free") == "Step-free"
 
 
 def test_event_times_follow_the_clock_changes(client, coordinator, outbox):
@@ -724,3 +724,24 @@ def test_registration_forms_post_redirect_get(client, outbox):
         gave = client.http.post(manage + "/give-back", headers=FORM, body="")
         assert gave.status_code == 303 and gave.headers["Location"].startswith(manage)
     assert len([m for m in outbox.to("person2@example.org") if m["Subject"].startswith("You have given")]) == 1
+
+
+def test_a_refused_transaction_names_the_item_whose_condition_failed(tables, outbox):
+    """register, give_back and offer_by_hand choose their answer by which item was refused."""
+    from chalicelib import dynamo, events
+    from chalicelib.events import store
+
+    event = make_event(capacity=1)
+    events.register(event["event_id"], events.Registration("A", "a@example.org", "", False))
+    waiting = events.register(event["event_id"], events.Registration("B", "b@example.org", "", False))
+    stale = {**events.get(event["event_id"]), "free": 1}  # a free place the counter no longer has
+    with pytest.raises(dynamo.TransactionFailed) as refused:
+        store.transact([store.event_change(event["event_id"], {"held": 1, "free": -1}, "free > :zero", {":zero": 0}),
+                        store.offer_change(stale, waiting)])
+    assert refused.value.failed == [store.EVENT] and not refused.value.conflict
+    confirmed = store.registration_change(event["event_id"], waiting["registration_id"], "cancelled", "#s = :c",
+                                          {":c": "confirmed"})
+    with pytest.raises(dynamo.TransactionFailed) as refused:
+        store.transact([store.event_change(event["event_id"], {"confirmed": -1}, "confirmed > :zero", {":zero": 0}),
+                        confirmed])
+    assert refused.value.failed == [store.REGISTRATION]
