@@ -55,9 +55,9 @@ def purge_expired_signups(event):
 
 @app.schedule("rate(1 minute)")
 def send_due_issues(event):
-    from chalicelib import issues
+    from chalicelib import send_run
 
-    issues.send_due()
+    send_run.start_due()
 
 
 @app.on_sqs_message(queue=wiring.SIGNUP_QUEUE, batch_size=10)
@@ -76,9 +76,9 @@ def import_subscribers(event):
 
 @app.on_sqs_message(queue=wiring.DISPATCH_QUEUE, batch_size=1)
 def dispatch_issue(event):
-    from chalicelib import delivery
+    from chalicelib import send_run
 
-    delivery.handle_dispatch(event)
+    send_run.handle_dispatch(event)
 
 
 # Its concurrency is set where it is deployed (infra/merge.py), from the SES rate, with the pacing.

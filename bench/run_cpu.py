@@ -43,7 +43,7 @@ def main() -> None:
     sys.path.insert(0, str(harness.ROOT))
     try:
         from app import app
-        from chalicelib import aws, delivery, settings
+        from chalicelib import aws, issue_rendering, settings
 
         settings.reset()
         aws.reset()
@@ -65,7 +65,7 @@ def main() -> None:
             for m in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
                 sent += len(json.loads(m["Body"])["recipients"])
-        raw = delivery.prepared(issue_id).message.personalise(emails[0], {
+        raw = issue_rendering.prepared(issue_id).message.personalise(emails[0], {
             "name": " Reader 0", "preferences_url": "https://peerpost.example.org/preferences/" + "x" * 80,
             "unsubscribe_url": "https://peerpost.example.org/unsubscribe/" + "x" * 80}, "bench.0")
         table, ses = aws.table(), aws.sesv2()

@@ -123,11 +123,11 @@ def measure_render(issue: dict, runs: int = 200) -> tuple[float, float]:
 
 
 def measure_personalise(issue: dict, n: int = 3000) -> float:
-    from chalicelib import delivery, mail, newsletter, subscriptions
+    from chalicelib import issue_rendering, mail, newsletter, subscriptions
 
     rendered = newsletter.render(issue)
-    prepared = mail.PreparedMessage(delivery.outgoing(rendered.subject, rendered.html, rendered.text,
-                                                      rendered.markers), rendered.markers)
+    prepared = mail.PreparedMessage(issue_rendering.outgoing(rendered.subject, rendered.html, rendered.text,
+                                                             rendered.markers), rendered.markers)
 
     class NoCall:
         def send_email(self, **request):
@@ -149,13 +149,13 @@ def run_send(issue_id: str) -> None:
     import boto3
 
     from app import app
-    from chalicelib import issues
+    from chalicelib import send_run
     from localdev.runner import Runner
 
-    if not issues.start_send(issue_id, by="bench"):
+    if not send_run.start(issue_id, by="bench"):
         raise RuntimeError("the send did not start")
     Runner(app, boto3.session.Session(region_name=REGION)).drain_all(max_rounds=100_000)
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     if not progress["done"]:
         raise RuntimeError(f"the send did not finish: {progress}")
 
@@ -209,9 +209,9 @@ def in_process(n: int) -> dict:
         pipeline = time.perf_counter() - start
         counted = {"ses": calls.total("sesv2"), "writes": calls.total("dynamodb", WRITES),
                    "reads": calls.total("dynamodb", READS), "sqs": calls.total("sqs")}
-        from chalicelib import delivery
+        from chalicelib import issue_rendering
 
-        raw = delivery.prepared(issue["issue_id"]).message.personalise("reader0@example.org", {
+        raw = issue_rendering.prepared(issue["issue_id"]).message.personalise("reader0@example.org", {
             "name": " Reader 0", "preferences_url": "https://peerpost.example.org/preferences/" + "x" * 80,
             "unsubscribe_url": "https://peerpost.example.org/unsubscribe/" + "x" * 80}, "bench.0")
         bare = bare_loop(n, raw)

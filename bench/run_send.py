@@ -19,7 +19,7 @@ import math
 
 from bench import record
 from bench.harness import run as harness
-from chalicelib import delivery, wiring
+from chalicelib import send_run, wiring
 from infra import package
 
 ROUNDS = {14: 3, 50: 4, 200: 4}
@@ -33,7 +33,7 @@ def template_for(rate: float):
 
 
 def audience(rate: float, rounds: int) -> int:
-    return wiring.send_concurrency(rate) * delivery.RECIPIENTS_PER_MESSAGE * rounds
+    return wiring.send_concurrency(rate) * send_run.RECIPIENTS_PER_MESSAGE * rounds
 
 
 def summary(result: dict) -> dict:

@@ -1,38 +1,35 @@
-"""The newsletter send pipeline: dispatch (render once, page the audience, queue recipient batches)
-and send (claim each delivery, personalise by substitution, SES, record the outcome).
+"""Sending an issue's copies: per queue message, claim each (issue, recipient) delivery, personalise
+by substitution, SES, and record the outcome. The send's lifecycle (dispatch, counters, completion)
+is send_run.py's; the rendering every copy is made from is issue_rendering.py's.
 
 Guarantees, and how:
 - at most one copy per (issue, recipient): a delivery record claimed by a conditional write
   just before the SES call;
 - every recipient ends sent, failed (with a reason) or suppressed: someone who left since
   dispatch is claimed straight as suppressed; a settled queue message is added to the issue's
-  counters once, idempotently (the message's key joins a set in the same update), and that key
-  is what marks the message's claims as sent, so a sent copy costs no write beyond its claim.
-  Failures, releases and messages left unfinished write their outcomes over the claims. A claim
-  left "sending" by a crashed attempt is, once its lease is over, recorded as failed ("outcome
-  unknown") rather than resent, because SES may have accepted it. (No transactions: they cost
-  two writes per item in DynamoDB, and moto copies the whole table for each one.)
-- flat memory: the audience is paged (GSI1) and each queue message carries 100 recipient ids.
+  counters once, idempotently (send_run.count_message: the message's key joins a set in the same
+  update), and that key is what marks the message's claims as sent, so a sent copy costs no write
+  beyond its claim. Failures, releases and messages left unfinished write their outcomes over the
+  claims. A claim left "sending" by a crashed attempt is, once its lease is over, recorded as failed
+  ("outcome unknown") rather than resent, because SES may have accepted it. (No transactions: they
+  cost two writes per item in DynamoDB, and moto copies the whole table for each one.)
+- flat memory: each queue message carries send_run.RECIPIENTS_PER_MESSAGE recipient ids.
 """
 from __future__ import annotations
 
-import functools
 import json
 import time
-import uuid
-import zlib
 from dataclasses import dataclass
 from typing import Callable
 
-from chalicelib import audience as audiences, aws, dynamo, clock, issues, keys, mail, newsletter, subscriptions
+from chalicelib import audience as audiences, aws, clock, dynamo, issue_rendering, issues, keys, mail, newsletter, \
+    send_run, subscriptions
 from chalicelib.errors import ReadsUnprocessed, SendThrottled
-from chalicelib.observability import count, logger
+from chalicelib.observability import count
 from chalicelib.pacing import Pacer
 from chalicelib.wiring import Metric
 from chalicelib.settings import get_settings
 
-RECIPIENTS_PER_MESSAGE = 100  # one BatchGetItem (100 keys) and one counter update per message
-AUDIENCE_PAGE = 5000  # ids only (about 0.5 MB); DynamoDB may return fewer (1 MB read a page)
 LEASE_SECONDS = 300  # the send queue's visibility timeout (above the send function's): an older "sending" claim's attempt is over
 GIVE_UP_AFTER_RECEIVES = 5  # below the queue's maxReceiveCount (8): failures get a reason, not the DLQ
 STOP_WITH_MS_LEFT = 15_000
@@ -41,243 +38,6 @@ FINAL = ("sent", "failed", "suppressed", "paused")
 
 class RetryLater(Exception):
     """Some recipients of this queue message must be tried again (throttled, or being sent elsewhere)."""
-
-
-# ---------------------------------------------------------------- dispatch
-
-
-def dispatch(issue_id: str) -> None:
-    """Render once, then queue the audience page by page, resuming where a crashed attempt stopped."""
-    from botocore.exceptions import ClientError
-
-    issue = issues.get(issue_id)
-    if issue["status"] != "sending" or issue.get("dispatched"):
-        return  # a duplicate dispatch message, or a finished one
-    store_rendered(issue)
-    chosen = audiences.Audience.of(issue)
-    cursor = issue.get("dispatch_cursor")
-    settings = get_settings()
-    sqs, queue = aws.sqs(), aws.queue_url(settings.send_queue)
-    while True:
-        page = _audience_page(json.loads(cursor) if cursor else None)
-        ids, paused = _selected(page["Items"], chosen, clock.iso())
-        _enqueue(sqs, queue, issue_id, ids)
-        next_cursor = json.dumps(page["LastEvaluatedKey"]) if "LastEvaluatedKey" in page else None
-        try:
-            _advance(issue_id, cursor, next_cursor, len(ids), paused, messages=-(-len(ids) // RECIPIENTS_PER_MESSAGE))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return  # a concurrent duplicate dispatch moved on first: it owns the rest
-            raise
-        cursor = next_cursor
-        if cursor is None:
-            break
-    logger().info("issue dispatched", extra={"issue_id": issue_id})
-    complete_if_done(issue_id)
-
-
-def _audience_page(start: dict | None) -> dict:
-    from boto3.dynamodb.conditions import Key
-
-    kwargs = {"IndexName": "GSI1", "Limit": AUDIENCE_PAGE,
-              "KeyConditionExpression": Key("GSI1PK").eq(keys.subscribers_by_status("confirmed")),
-              "ProjectionExpression": "PK, topics, tags, paused_until"}
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    return aws.table().query(**kwargs)
-
-
-def _selected(items: list[dict], chosen: audiences.Audience, now_iso: str) -> tuple[list[str], int]:
-    """The ids to queue from one page of confirmed people, and how many of the audience are paused."""
-    ids, paused = [], 0
-    for item in items:
-        if not chosen.includes(item):
-            continue
-        if subscriptions.is_paused(item, now_iso):
-            paused += 1
-        else:
-            ids.append(keys.subscriber_id(item))
-    return ids, paused
-
-
-def audience_count(chosen: audiences.Audience | None = None) -> tuple[int, int]:
-    """How many people a send started now would queue, and how many it would skip as paused: the same
-    query and rule as dispatch."""
-    chosen = chosen or audiences.Audience()
-    total = paused = 0
-    start, now = None, clock.iso()
-    while True:
-        page = _audience_page(start)
-        ids, skipped = _selected(page["Items"], chosen, now)
-        total, paused = total + len(ids), paused + skipped
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return total, paused
-
-
-def _enqueue(sqs, queue: str, issue_id: str, ids: list[str]) -> None:
-    batches = [ids[i:i + RECIPIENTS_PER_MESSAGE] for i in range(0, len(ids), RECIPIENTS_PER_MESSAGE)]
-    for start in range(0, len(batches), 10):
-        entries = [{"Id": str(n), "MessageBody": json.dumps({"issue_id": issue_id, "recipients": batch})}
-                   for n, batch in enumerate(batches[start:start + 10])]
-        result = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
-        if result.get("Failed"):
-            raise RuntimeError(f"{len(result['Failed'])} send batches were not queued")  # the page is redone
-
-
-def _advance(issue_id: str, cursor: str | None, next_cursor: str | None, queued: int, paused: int = 0,
-             messages: int = 0) -> None:
-    """Record a queued page. Counting only after the page is queued keeps `queued` exact after a crash.
-    The page's paused people are final at once: counted as paused, never queued. `messages` (queue
-    messages) tells senders how many of them can still be at work (SenderShare)."""
-    names = {"#c": "dispatch_cursor"}
-    values = {":n": queued, ":p": paused, ":m": messages}
-    condition = "attribute_not_exists(#c)" if cursor is None else "#c = :old"
-    if cursor is not None:
-        values[":old"] = cursor
-    if next_cursor is None:
-        update = ("ADD queued :n, remaining :n, paused :p, messages :m SET dispatched = :yes, dispatched_at = :now "
-                  "REMOVE #c, GSI2PK, GSI2SK")
-        values.update({":yes": True, ":now": clock.iso()})
-        if cursor is None:
-            condition = "attribute_not_exists(#c) AND dispatched = :no"
-            values[":no"] = False
-    else:
-        update = "ADD queued :n, remaining :n, paused :p, messages :m SET #c = :next"
-        values[":next"] = next_cursor
-    aws.table().update_item(Key=keys.issue(issue_id), UpdateExpression=update, ConditionExpression=condition,
-                            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-
-
-def complete_if_done(issue_id: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().update_item(
-            Key=keys.issue(issue_id), UpdateExpression="SET #s = :sent, completed_at = :now",
-            ConditionExpression="#s = :sending AND dispatched = :yes AND remaining <= :zero",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":sent": "sent", ":sending": "sending", ":yes": True, ":zero": 0,
-                                       ":now": clock.iso()})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    # The stored rendering holds story words and names: it goes when the send is done.
-    aws.table().delete_item(Key=keys.issue_rendered(issue_id))
-    count(Metric.ISSUE_SENDS_COMPLETED)
-    logger().info("issue send complete", extra={"issue_id": issue_id})
-    return True
-
-
-# ---------------------------------------------------------------- the rendered issue
-
-
-def store_rendered(issue: dict, replace: bool = False) -> None:
-    """Render the issue once for this send; a retried dispatch keeps the first rendering.
-
-    replace=True renders again over it: a story in it lost or narrowed its consent part-way through
-    the send. The rendering keeps its marker key and a digest of exactly what each story shows.
-    """
-    from botocore.exceptions import ClientError
-
-    rendered = newsletter.render(issue, channel="newsletter", personal=True)
-    try:
-        aws.table().put_item(
-            Item={**keys.issue_rendered(issue["issue_id"]), "subject": rendered.subject,
-                  "html_z": zlib.compress(rendered.html.encode()), "text_z": zlib.compress(rendered.text.encode()),
-                  "marker_key": rendered.markers.key, "story_ids": [s.story_id for s in rendered.stories],
-                  "audience": audiences.Audience.of(issue).as_item(),
-                  "stories_digest": stories_digest(rendered.stories), "rendered_at": clock.iso()},
-            **({} if replace else {"ConditionExpression": "attribute_not_exists(PK)"}))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-
-
-def stories_digest(shown) -> str:
-    """What the stories in a rendering show (words, title, attribution), or that one is gone."""
-    import dataclasses
-    import hashlib
-
-    shown = [dataclasses.asdict(s) if s is not None else None for s in shown]
-    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Rendering:
-    message: mail.PreparedMessage
-    story_ids: tuple[str, ...]
-    stories_digest: str
-    audience: audiences.Audience
-
-
-@functools.lru_cache(maxsize=4)
-def prepared(issue_id: str) -> Rendering:
-    """The issue's MIME, built once per warm Lambda (one read, amortised over every recipient)."""
-    item = aws.table().get_item(Key=keys.issue_rendered(issue_id), ConsistentRead=True)["Item"]
-    html = zlib.decompress(bytes(item["html_z"])).decode()
-    text = zlib.decompress(bytes(item["text_z"])).decode()
-    markers = mail.Markers(item["marker_key"])
-    return Rendering(mail.PreparedMessage(outgoing(item["subject"], html, text, markers, issue_id), markers),
-                     tuple(item.get("story_ids", ())), str(item.get("stories_digest", "")),
-                     audiences.Audience.of(item))
-
-
-CONSENT_RECHECK_SECONDS = 1.0
-
-
-class ConsentWatch:
-    """Keeps every copy true to the stories' consent as it is now, to within a second.
-
-    Before the first copy of each queue message, and then at most once a second, the stories the
-    held rendering shows are read again. If any was withdrawn or narrowed (or its words changed),
-    the copy is built from a rendering that shows them as they are now: the stored one if another
-    sender already redid it, otherwise a new one. An issue with no stories costs no reads at all."""
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
-        self._checked: dict[str, float] = {}
-
-    def current(self, issue_id: str) -> mail.PreparedMessage:
-        held = prepared(issue_id)
-        if not held.story_ids:
-            return held.message
-        now = self._monotonic()
-        if now - self._checked.get(issue_id, float("-inf")) < CONSENT_RECHECK_SECONDS:
-            return held.message
-        shown = [newsletter.shareable_story(sid, "newsletter") for sid in held.story_ids]
-        if stories_digest(shown) != held.stories_digest:
-            prepared.cache_clear()
-            held = prepared(issue_id)
-            if stories_digest(newsletter.shareable_story(sid, "newsletter") for sid in held.story_ids) \
-                    != held.stories_digest:
-                store_rendered(issues.get(issue_id), replace=True)
-                prepared.cache_clear()
-                held = prepared(issue_id)
-                logger().info("issue re-rendered after a consent change", extra={"issue_id": issue_id})
-        self._checked[issue_id] = now
-        return held.message
-
-    def forget(self, issue_id: str) -> None:
-        """The next copy checks again whatever the time (a new queue message: one read per 100 copies)."""
-        self._checked.pop(issue_id, None)
-
-    def reset(self) -> None:
-        self._checked.clear()
-
-
-consent_watch = ConsentWatch()
-
-
-def outgoing(subject: str, html: str, text: str, markers: mail.Markers, issue_id: str = "") -> mail.OutgoingMessage:
-    """The issue's message; its SES tag names the issue, so a bounce or complaint is counted against it."""
-    settings = get_settings()
-    return mail.OutgoingMessage(
-        to=markers.address, subject=subject, text=text, html=html, sender=settings.newsletter_from,
-        reply_to=settings.reply_to, list_id=settings.list_id,
-        unsubscribe_url=markers.placeholder("unsubscribe_url"), unsubscribe_mailto=settings.unsubscribe_mailto,
-        tags={"purpose": "newsletter", **({"issue": issue_id} if issue_id else {})})
 
 
 # ---------------------------------------------------------------- sending
@@ -321,7 +81,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     chosen, now = _audience(issue_id), clock.iso()
     earlier = EarlierAttempts(issue_id, key)
     share = SenderShare(issue_id)
-    consent_watch.forget(issue_id)
+    issue_rendering.consent_watch.forget(issue_id)
     outcomes: list[Outcome] = []
     busy = unfinished = 0
     for position, rid in enumerate(recipient_ids):
@@ -360,7 +120,7 @@ def _audience(issue_id: str) -> audiences.Audience:
     """Who this send is for, from the rendering every sender holds; once the send is complete (its
     rendering deleted), a late duplicate message reads it from the issue."""
     try:
-        return prepared(issue_id).audience
+        return issue_rendering.prepared(issue_id).audience
     except KeyError:
         return issues.audience_of(issues.get(issue_id))
 
@@ -381,7 +141,7 @@ def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> 
     values = newsletter.personal_values(subscriber.get("first_name", ""), links["preferences_url"],
                                         links["unsubscribe_url"])
     try:
-        message = consent_watch.current(issue_id)  # after the pacing wait: as close to the send as it can be
+        message = issue_rendering.consent_watch.current(issue_id)  # after the pacing wait: as close to the send as it can be
     except (ClientError, BotoCoreError) as exc:  # nothing was sent: a retry is safe
         return _retry_or_give_up(rid, receive_count, f"consent re-check failed ({type(exc).__name__})")
     try:
@@ -421,10 +181,11 @@ def claim(issue_id: str, rid: str, key: str, unwanted: str = "", skipped: str = 
                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
         return None
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        # Not dynamo.put_if_new: the refusal carries the claim as it stands, which saves a read.
+        if not dynamo.condition_failed(exc):
             raise
         existing = exc.response.get("Item")
-        return _deserialise(existing) if existing else _get_delivery(issue_id, rid)
+        return dynamo.deserialise(existing) if existing else _get_delivery(issue_id, rid)
 
 
 BUSY = object()  # another attempt at this same message holds the claim and may be sending right now
@@ -499,13 +260,6 @@ class EarlierAttempts:
         return self._counted
 
 
-def _deserialise(item: dict) -> dict:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {k: deserializer.deserialize(v) for k, v in item.items()}
-
-
 def _get_delivery(issue_id: str, rid: str) -> dict:
     return aws.table().get_item(Key=keys.delivery(issue_id, rid), ConsistentRead=True).get("Item") or {}
 
@@ -516,10 +270,7 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     A suppression (bounce, complaint) always unsubscribes too, and erasure deletes the item, so the
     subscriber's own status is the whole send-time check.
     """
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    wanted = [{k: serializer.serialize(v) for k, v in keys.subscriber(rid).items()} for rid in recipient_ids]
+    wanted = [dynamo.serialise(keys.subscriber(rid)) for rid in recipient_ids]
     try:
         raw_items = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted, ConsistentRead=True,
                                   ProjectionExpression="PK, email, first_name, topics, tags, paused_until, #s, link_nonce",
@@ -527,13 +278,13 @@ def _people(recipient_ids: list[str]) -> dict[str, dict]:
     except ReadsUnprocessed:  # not read is not erased: nobody is claimed, and the whole message is tried again
         count(Metric.SUBSCRIBER_READS_UNPROCESSED)
         raise RetryLater("DynamoDB left subscriber reads unprocessed") from None
-    found = {keys.subscriber_id(item): item for item in map(_deserialise, raw_items)}
+    found = {keys.subscriber_id(item): item for item in map(dynamo.deserialise, raw_items)}
     return {rid: found.get(rid, {}) for rid in recipient_ids}
 
 
 def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = True) -> dict[str, int]:
     """Write the outcomes the claims do not already hold, then, once the whole message is settled,
-    add it to the issue's counters exactly once (which is also what marks its claims as sent)."""
+    have send_run add it to the issue's counters exactly once (which is also what marks its claims as sent)."""
     from botocore.exceptions import ClientError
 
     tally = {"sent": 0, "failed": 0, "suppressed": 0, "paused": 0, "release": 0}
@@ -543,37 +294,18 @@ def record(issue_id: str, key: str, outcomes: list[Outcome], complete: bool = Tr
     _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and (o.status != "sent" or not counting)])
     if not counting:
         return tally  # counted when every recipient of this message has an outcome; its sent are written above
-    done = tally["sent"] + tally["failed"] + tally["suppressed"] + tally["paused"]
     try:
-        updated = aws.table().update_item(
-            Key=keys.issue(issue_id),
-            UpdateExpression=("ADD sent :sent, failed :failed, suppressed :suppressed, paused :paused, "
-                              "remaining :minus, counted :key"),
-            ConditionExpression="NOT contains(counted, :k)",
-            ExpressionAttributeValues={":sent": tally["sent"], ":failed": tally["failed"],
-                                       ":suppressed": tally["suppressed"], ":paused": tally["paused"],
-                                       ":minus": -done, ":key": {key}, ":k": key},
-            ReturnValues="UPDATED_NEW")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            # Counted before: a duplicate, or a retry of an attempt that died (or lost the answer) after
-            # counting and before it could mark the issue sent. That attempt may have counted the last
-            # message, so the check is made again here, or the issue would stay "sending" for good.
-            complete_if_done(issue_id)
-            return tally
+        remaining = send_run.count_message(issue_id, key, tally)
+    except ClientError:
         # Not counted, so its claims do not say "sent" yet: write that, so the retry carries them.
         _write_outcomes(issue_id, key, [o for o in outcomes if not o.stored and o.status == "sent"])
         raise
-    for name, metric in _OUTCOME_METRICS.items():
-        if tally[name]:
-            count(metric, tally[name])
-    if int(updated["Attributes"].get("remaining", 1)) <= 0:
-        complete_if_done(issue_id)
+    # None: counted before, by a duplicate or by a retried attempt that died (or lost the answer) after
+    # counting and before it could mark the issue sent. That attempt may have counted the last message,
+    # so the check is made again here, or the issue would stay "sending" for good.
+    if remaining is None or remaining <= 0:
+        send_run.complete_if_done(issue_id)
     return tally
-
-
-_OUTCOME_METRICS = {"sent": Metric.NEWSLETTER_SENT, "failed": Metric.NEWSLETTER_FAILED,
-                    "suppressed": Metric.NEWSLETTER_SUPPRESSED}
 
 
 def _write_outcomes(issue_id: str, key: str, outcomes: list[Outcome]) -> None:
@@ -597,11 +329,6 @@ def _write_outcomes(issue_id: str, key: str, outcomes: list[Outcome]) -> None:
 # ---------------------------------------------------------------- Lambda entry points
 
 
-def handle_dispatch(event) -> None:
-    for record_ in event:
-        dispatch(json.loads(record_.body)["issue_id"])
-
-
 def handle_send(event: dict, context) -> dict:
     """SQS batch with partial failures: only the messages that need retrying come back."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -616,32 +343,3 @@ def handle_send(event: dict, context) -> dict:
     # Even when every record fails, report them one by one rather than raise: the outcome is the same.
     processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=one, processor=processor, context=context)
-
-
-# ---------------------------------------------------------------- previews and test sends
-
-
-def _sample_values(name: str) -> dict[str, str]:
-    """A coordinator's preview or test: their name, and links that lead somewhere harmless."""
-    base = get_settings().public_base_url
-    first = (name or "").split(" ")[0]
-    return newsletter.personal_values(first, f"{base}/subscribe", f"{base}/subscribe")
-
-
-def preview(issue: dict, coordinator_name: str):
-    return newsletter.fill(newsletter.render(issue, channel="newsletter", personal=True),
-                           _sample_values(coordinator_name))
-
-
-def send_test(issue: dict, to: str, coordinator_name: str) -> str:
-    """A test copy, built exactly as subscribers' copies are (same MIME, same substitution)."""
-    from chalicelib import ratelimit
-
-    ratelimit.enforce("issue-test", to, 30)
-    rendered = newsletter.render(issue, channel="newsletter", personal=True)
-    message = mail.PreparedMessage(outgoing(f"[Test] {rendered.subject}", rendered.html, rendered.text,
-                                            rendered.markers), rendered.markers)
-    ses_id = mail.send_prepared(message, to, _sample_values(coordinator_name),
-                                f"test.{issue['issue_id']}.{uuid.uuid4().hex}")
-    logger().info("issue test sent", extra={"issue_id": issue["issue_id"]})
-    return ses_id

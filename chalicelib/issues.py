@@ -1,7 +1,6 @@
-"""Newsletter issues: composing, approval, scheduling, starting a send, and its progress."""
+"""Newsletter issues: composing, editing, approval, scheduling and the public archive (the send itself is send_run.py's)."""
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import date as Date, datetime
 from typing import Any
@@ -9,8 +8,7 @@ from typing import Any
 from chalicelib import aws, dynamo, clock, keys
 from chalicelib.clock import LONDON, london_to_utc  # noqa: F401 - issues.LONDON and issues.london_to_utc stay
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.observability import count, logger
-from chalicelib.wiring import Metric
+from chalicelib.observability import logger
 
 SECTION_KINDS = {"text": "Text", "story": "A shared story", "diary": "Dates for the diary (from events)",
                  "image": "An image with a caption", "cta": "A call to action (a button)"}
@@ -26,10 +24,6 @@ EDITABLE = ("draft",)
 MAX_TITLE = 120
 MAX_SECTIONS = 20
 MAX_MARKDOWN = 20000
-
-
-def _conditional_failed(exc) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _url_ok(url: str, schemes: tuple[str, ...]) -> bool:
@@ -138,8 +132,6 @@ def create(issue: dict, by: str, submission_id: str = "", kind: str = "issue") -
     """A new draft. submission_id: the form's own id, so the same form sent twice (a double click,
     a reload) is one issue. kind: a newsletter "issue", or a short "announcement" (to the
     announcements topic unless chosen otherwise; in the archive only if the coordinator ticks it)."""
-    from botocore.exceptions import ClientError
-
     from chalicelib.newsletter import compile_issue
     from chalicelib.signing_secret import keyed_hash
 
@@ -152,12 +144,10 @@ def create(issue: dict, by: str, submission_id: str = "", kind: str = "issue") -
     item = {**keys.issue(issue_id), **keys.issue_index(issue["date"], issue_id), "issue_id": issue_id, **issue,
             "kind": kind, "status": "draft", "created_by": by, "updated_by": by, "created_at": now,
             "updated_at": now, "revision": 1}
-    try:
-        aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-    except ClientError as exc:
-        if submission_id and _conditional_failed(exc):
+    if not dynamo.put_if_new(item):
+        if submission_id:
             return get(issue_id)  # this very form was sent before: that issue, not a second one
-        raise
+        raise Conflict("Another issue was given the same id at the same moment. Please save again.")
     logger().info("issue created", extra={"issue_id": issue_id})
     return item
 
@@ -184,8 +174,6 @@ def update(issue_id: str, issue: dict, by: str, seen: str = "") -> dict:
     """Edit a draft. Any edit withdraws an earlier approval: the approver saw different words.
 
     seen: the revision the editor started from; a save over a newer one is refused."""
-    from botocore.exceptions import ClientError
-
     from chalicelib.newsletter import compile_issue
 
     issue = compile_issue(issue)
@@ -201,22 +189,19 @@ def update(issue_id: str, issue: dict, by: str, seen: str = "") -> dict:
     elif seen:
         condition += " AND revision = :seen"
         values[":seen"] = int(seen) if seen.isdigit() else -1
-    try:
-        aws.table().update_item(
-            Key=keys.issue(issue_id),
-            UpdateExpression=("SET title = :t, #d = :d, introduction = :i, introduction_html = :ih, "
-                              "introduction_text = :it, sections = :s, requires_approval = :r, in_archive = :a, "
-                              "updated_by = :by, updated_at = :now, GSI1SK = :sk ADD revision :one "
-                              "REMOVE approved_by, approved_at"),
-            ConditionExpression=condition, ExpressionAttributeNames={"#d": "date", "#s": "status"},
-            ExpressionAttributeValues=values)
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            current = get(issue_id)
-            if current["status"] != "draft":
-                raise Conflict("Only a draft can be edited. Cancel the scheduled send first.") from exc
-            raise EditConflict(current) from exc
-        raise
+    saved = dynamo.update_if(
+        Key=keys.issue(issue_id),
+        UpdateExpression=("SET title = :t, #d = :d, introduction = :i, introduction_html = :ih, "
+                          "introduction_text = :it, sections = :s, requires_approval = :r, in_archive = :a, "
+                          "updated_by = :by, updated_at = :now, GSI1SK = :sk ADD revision :one "
+                          "REMOVE approved_by, approved_at"),
+        ConditionExpression=condition, ExpressionAttributeNames={"#d": "date", "#s": "status"},
+        ExpressionAttributeValues=values)
+    if not saved:
+        current = get(issue_id)
+        if current["status"] != "draft":
+            raise Conflict("Only a draft can be edited. Cancel the scheduled send first.")
+        raise EditConflict(current)
     return get(issue_id)
 
 
@@ -262,16 +247,10 @@ def in_archive(issue: dict) -> bool:
 
 def delete(issue_id: str) -> None:
     """Delete a draft that was never sent (a scheduled one must be cancelled first)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().delete_item(Key=keys.issue(issue_id), ConditionExpression="#s = :draft",
-                                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":draft": "draft"})
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            get(issue_id)
-            raise Conflict("Only an unsent draft can be deleted. Cancel a scheduled send first.") from exc
-        raise
+    if not dynamo.delete_if(Key=keys.issue(issue_id), ConditionExpression="#s = :draft",
+                            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":draft": "draft"}):
+        get(issue_id)
+        raise Conflict("Only an unsent draft can be deleted. Cancel a scheduled send first.")
     logger().info("issue deleted", extra={"issue_id": issue_id})
 
 
@@ -315,24 +294,18 @@ def archive_page(before: str = "", size: int = ARCHIVE_PAGE) -> tuple[list[dict]
 
 
 def approve(issue_id: str, by: str) -> dict:
-    from botocore.exceptions import ClientError
-
     issue = get(issue_id)
     if not issue.get("requires_approval"):
         raise Conflict("This issue does not need approval.")
     if issue.get("updated_by") == by:
         raise Conflict("Another coordinator must approve this issue: you made the last change.")
-    try:
-        aws.table().update_item(
+    if not dynamo.update_if(
             Key=keys.issue(issue_id), UpdateExpression="SET approved_by = :by, approved_at = :now",
             ConditionExpression="#s = :draft AND updated_at = :seen",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":by": by, ":now": clock.iso(), ":draft": "draft",
-                                       ":seen": issue["updated_at"]})
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            raise Conflict("The issue changed while you were reading it. Please review it again.") from exc
-        raise
+                                       ":seen": issue["updated_at"]}):
+        raise Conflict("The issue changed while you were reading it. Please review it again.")
     return get(issue_id)
 
 
@@ -392,13 +365,10 @@ def audience_of(issue: dict):
 
 
 def schedule(issue_id: str, send_at_london: str, by: str, audience=None) -> dict:
-    from botocore.exceptions import ClientError
-
     issue = get(issue_id)
     at = clock.iso(check_schedule(issue, send_at_london))
     index = keys.issue_schedule_index(at, issue_id)
-    try:
-        aws.table().update_item(
+    if not dynamo.update_if(
             Key=keys.issue(issue_id),
             UpdateExpression=("SET #s = :scheduled, scheduled_for = :at, scheduled_by = :by, GSI2PK = :pk, "
                               "GSI2SK = :sk, audience = :audience"),
@@ -406,66 +376,20 @@ def schedule(issue_id: str, send_at_london: str, by: str, audience=None) -> dict
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":scheduled": "scheduled", ":draft": "draft", ":at": at, ":by": by,
                                        ":pk": index["GSI2PK"], ":sk": index["GSI2SK"],
-                                       ":audience": (audience or audience_of(issue)).as_item()})
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            raise Conflict("Only a draft can be scheduled.") from exc
-        raise
+                                       ":audience": (audience or audience_of(issue)).as_item()}):
+        raise Conflict("Only a draft can be scheduled.")
     return get(issue_id)
 
 
 def cancel_schedule(issue_id: str, by: str) -> dict:
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.table().update_item(
+    if not dynamo.update_if(
             Key=keys.issue(issue_id),
             UpdateExpression="SET #s = :draft, cancelled_by = :by REMOVE scheduled_for, GSI2PK, GSI2SK",
             ConditionExpression="#s = :scheduled",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":draft": "draft", ":scheduled": "scheduled", ":by": by})
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            raise Conflict("This issue is not scheduled any more: it may already be sending.") from exc
-        raise
+            ExpressionAttributeValues={":draft": "draft", ":scheduled": "scheduled", ":by": by}):
+        raise Conflict("This issue is not scheduled any more: it may already be sending.")
     return get(issue_id)
-
-
-def start_send(issue_id: str, by: str, from_status: str = "draft", audience=None) -> bool:
-    """Mark the issue sending and queue its dispatch. Only the first of a double click gets True.
-    audience: who it goes to (audience.Audience); a scheduled issue keeps the one chosen when it was scheduled."""
-    from botocore.exceptions import ClientError
-
-    issue = get(issue_id)
-    if issue["status"] in ("sending", "sent"):
-        return False
-    check_ready(issue)
-    try:
-        aws.table().update_item(
-            Key=keys.issue(issue_id),
-            # Until dispatch has queued everyone, the issue sits in the "undispatched" index, so the
-            # scheduler can queue its dispatch again if the message was lost (SQS refused, or dead-lettered).
-            UpdateExpression=("SET #s = :sending, sent_by = :by, send_started_at = :now, queued = :zero, sent = :zero, "
-                              "failed = :zero, suppressed = :zero, paused = :zero, remaining = :zero, "
-                              "dispatched = :no, GSI2PK = :undispatched, GSI2SK = :sk, audience = :audience"),
-            ConditionExpression="#s = :from",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":sending": "sending", ":from": from_status, ":by": by, ":now": clock.iso(),
-                                       ":zero": 0, ":no": False, ":undispatched": keys.issues_undispatched(),
-                                       ":sk": f"{clock.iso()}#{issue_id}",
-                                       ":audience": (audience or audience_of(issue)).as_item()})
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    try:
-        claim_slug(issue)
-    except ClientError:  # the send goes on; the issue keeps its id address until a slug is claimed
-        logger().warning("issue address not claimed", extra={"issue_id": issue_id})
-    enqueue_dispatch(issue_id)
-    count(Metric.ISSUE_SENDS_STARTED)
-    logger().info("issue send started", extra={"issue_id": issue_id})
-    return True
 
 
 def slugify(title: str) -> str:
@@ -480,21 +404,15 @@ def slugify(title: str) -> str:
 def claim_slug(issue: dict) -> str:
     """Give a sent issue its readable address, /archive/2026-12-spotlight-on-parents, once: the first
     free one of that name (-2, -3, ... after it), recorded on the issue. Old id addresses redirect to it."""
-    from botocore.exceptions import ClientError
-
     if issue.get("slug"):
         return issue["slug"]
     base = f"{issue['date'][:7]}-{slugify(issue['title'])}"
     for n in range(1, 50):
         slug = base if n == 1 else f"{base}-{n}"
-        try:
-            aws.table().put_item(Item={**keys.issue_slug(slug), "issue_id": issue["issue_id"]},
-                                 ConditionExpression="attribute_not_exists(PK) OR issue_id = :id",
-                                 ExpressionAttributeValues={":id": issue["issue_id"]})
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                continue
-            raise
+        if not dynamo.put_if(Item={**keys.issue_slug(slug), "issue_id": issue["issue_id"]},
+                             ConditionExpression="attribute_not_exists(PK) OR issue_id = :id",
+                             ExpressionAttributeValues={":id": issue["issue_id"]}):
+            continue  # another issue's address
         aws.table().update_item(Key=keys.issue(issue["issue_id"]), UpdateExpression="SET slug = :slug",
                                 ExpressionAttributeValues={":slug": slug})
         return slug
@@ -514,89 +432,15 @@ def archive_path(issue: dict) -> str:
     return f"/archive/{issue.get('slug') or issue['issue_id']}"
 
 
-def enqueue_dispatch(issue_id: str) -> None:
-    from chalicelib.settings import get_settings
-
-    sqs = aws.sqs()
-    sqs.send_message(QueueUrl=aws.queue_url(get_settings().dispatch_queue),
-                     MessageBody=json.dumps({"issue_id": issue_id}))
-
-
-def send_due() -> list[str]:
-    """The scheduler's job: start every scheduled issue whose time has come."""
-    from boto3.dynamodb.conditions import Key
-
-    now = clock.iso()
-    started = []
-    page = aws.table().query(IndexName="GSI2", KeyConditionExpression=(
-        Key("GSI2PK").eq(keys.issues_scheduled()) & Key("GSI2SK").lte(f"{now}#~")))
-    for item in page["Items"]:
-        if item.get("scheduled_for", "~") <= now and start_send(item["issue_id"], item.get("scheduled_by", "schedule"),
-                                                                from_status="scheduled"):
-            started.append(item["issue_id"])
-    requeue_stalled_dispatches()
-    return started
-
-
-STALLED_AFTER_SECONDS = 15 * 60  # longer than a dispatch Lambda's timeout plus its queue's retry delay
-
-
-def requeue_stalled_dispatches() -> list[str]:
-    """Sending issues whose dispatch never finished (the message was lost): queue it again.
-    Dispatch resumes from its saved cursor and ignores an issue already dispatched."""
-    from datetime import timedelta
-
-    from boto3.dynamodb.conditions import Key
-
-    before = clock.iso(clock.now() - timedelta(seconds=STALLED_AFTER_SECONDS))
-    page = aws.table().query(IndexName="GSI2", KeyConditionExpression=(
-        Key("GSI2PK").eq(keys.issues_undispatched()) & Key("GSI2SK").lte(f"{before}#~")))
-    stalled = [item["issue_id"] for item in page["Items"] if item["status"] == "sending" and not item.get("dispatched")]
-    for issue_id in stalled:
-        enqueue_dispatch(issue_id)
-        logger().warning("dispatch queued again for a stalled send", extra={"issue_id": issue_id})
-    return stalled
-
-
+# Kept for ses_events.py and subscriptions.py, which count against an issue after its send: the
+# counters are send_run's.
 def count_on(issue_id: str, field: str, by: int = 1) -> None:
-    """Add to an issue's after-send counts (bounced, complaints, unsubscribes): the overview's chart."""
-    from botocore.exceptions import ClientError
+    from chalicelib import send_run
 
-    try:
-        aws.table().update_item(Key=keys.issue(issue_id), UpdateExpression="ADD #f :n",
-                                ConditionExpression="attribute_exists(PK)", ExpressionAttributeNames={"#f": field},
-                                ExpressionAttributeValues={":n": by})
-    except ClientError as exc:
-        if not _conditional_failed(exc):
-            raise
-
-
-def latest_sent() -> dict | None:
-    """The newsletter issue or announcement sent most recently."""
-    sent = [i for i in list_issues(limit=50) if i["status"] in PUBLISHED and i.get("send_started_at")]
-    return max(sent, key=lambda i: i["send_started_at"], default=None)
+    send_run.count_on(issue_id, field, by)
 
 
 def count_on_latest(field: str) -> None:
-    """An unsubscribe counts against the latest send before it ("unsubscribes after it")."""
-    latest = latest_sent()
-    if latest:
-        count_on(latest["issue_id"], field)
+    from chalicelib import send_run
 
-
-def progress(issue_id: str) -> dict:
-    issue = get(issue_id)
-    numbers = {k: int(issue.get(k, 0)) for k in ("queued", "sent", "failed", "suppressed", "paused", "remaining")}
-    return {"issue_id": issue_id, "status": issue["status"], "dispatched": bool(issue.get("dispatched")),
-            "done": issue["status"] == "sent", **numbers,
-            "send_started_at": issue.get("send_started_at"), "completed_at": issue.get("completed_at")}
-
-
-def failures(issue_id: str, limit: int = 200) -> list[dict]:
-    """Failed deliveries with their reasons (no addresses: the coordinator sees ids and reasons)."""
-    from boto3.dynamodb.conditions import Key
-
-    page = aws.table().query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(keys.issue_failures(issue_id)),
-                             Limit=limit)
-    return [{"recipient_id": i["recipient_id"], "reason": i.get("reason", ""), "at": i.get("finished_at", "")}
-            for i in page["Items"]]
+    send_run.count_on_latest(field)

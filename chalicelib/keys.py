@@ -199,22 +199,6 @@ def offer_index(expires_at: str, event_id: str, registration_id: str) -> dict:
     return {"GSI2PK": offers_index(), "GSI2SK": f"{expires_at}#{event_id}#{registration_id}"}
 
 
-# Bounds on the events' GSI1SK (see event_index), for reading the events by start time.
-def events_starting_from(at: str) -> str:
-    """An event starting at or after `at` sorts at or above this; undated ones too ("TBC" sorts after dates)."""
-    return at
-
-
-def events_starting_until(at: str) -> str:
-    """An event starting at or before `at` sorts at or below this: "~" sorts after "#<event id>"."""
-    return f"{at}~"
-
-
-def undated_events() -> str:
-    """The undated ("TBC") events sort at or above this, after every dated one."""
-    return "TBC#"
-
-
 # Newsletter issues and their per-recipient delivery records.
 def issue(issue_id: str) -> dict:
     return {"PK": f"ISSUE#{issue_id}", "SK": META}
@@ -257,6 +241,16 @@ def issues_undispatched() -> str:
 
 def issue_schedule_index(send_at: str, issue_id: str) -> dict:
     return {"GSI2PK": issues_scheduled(), "GSI2SK": f"{send_at}#{issue_id}"}
+
+
+def issue_undispatched_index(started_at: str, issue_id: str) -> dict:
+    """GSI2 entry of an issue whose dispatch has not queued everyone yet (removed when it has)."""
+    return {"GSI2PK": issues_undispatched(), "GSI2SK": f"{started_at}#{issue_id}"}
+
+
+def issue_index_through(at: str) -> str:
+    """The GSI2SK bound that takes in every scheduled or undispatched issue entry at or before `at`."""
+    return f"{at}#~"
 
 
 def issue_failures(issue_id: str) -> str:

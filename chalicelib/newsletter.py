@@ -13,7 +13,6 @@ from datetime import date as Date, datetime
 
 from chalicelib import mail
 from chalicelib.rendering import RenderedEmail, environment, mjml_to_html
-from chalicelib.settings import get_settings
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "a", "ul", "ol", "li", "blockquote", "h3", "h4", "hr",
                 "code", "pre", "sup", "sub", "table", "thead", "tbody", "tr", "th", "td"}
@@ -139,7 +138,8 @@ def _when(value) -> str:
 
 
 def _context(issue: dict, channel: str, markers: mail.Markers | None, stash=lambda html: html) -> dict:
-    settings = get_settings()
+    from chalicelib import issues, links
+
     sections = resolve_sections(issue, channel, stash)
     issue_date = Date.fromisoformat(issue["date"])
     return {
@@ -150,7 +150,7 @@ def _context(issue: dict, channel: str, markers: mail.Markers | None, stash=lamb
         "sections": sections,
         "when": _when,
         "paragraphs": lambda text: [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()],
-        "archive_url": f"{settings.public_base_url}/archive/{issue.get('slug') or issue['issue_id']}",
+        "archive_url": links.archive(issues.archive_path(issue)),
         "personal": markers is not None,
         **{name: markers.placeholder(name) if markers else "" for name in PERSONAL},
     }

@@ -41,15 +41,15 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    from chalicelib import aws, clock, delivery, mail, settings
+    from chalicelib import aws, clock, issue_rendering, mail, settings
 
     def reset():
         settings.reset()
         aws.reset()
         clock.reset()
         mail.use_sender(None)
-        delivery.prepared.cache_clear()  # module-level state: prepared messages, consent checks
-        delivery.consent_watch.reset()
+        issue_rendering.prepared.cache_clear()  # module-level state: prepared messages, consent checks
+        issue_rendering.consent_watch.reset()
 
     reset()
     yield

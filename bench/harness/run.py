@@ -177,9 +177,9 @@ def _duplicating(sqs, share: float, rng: random.Random) -> None:
 def _dispatch(issue_id: str) -> None:
     """The coordinator presses send; the dispatch function (the real handler) takes the message."""
     from app import app
-    from chalicelib import aws, issues, settings
+    from chalicelib import aws, send_run, settings
 
-    if not issues.start_send(issue_id, by="bench"):
+    if not send_run.start(issue_id, by="bench"):
         raise RuntimeError("the send did not start")
     sqs, url = aws.sqs(), aws.queue_url(settings.get_settings().dispatch_queue)
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -267,7 +267,7 @@ def run(scenario: Scenario) -> dict:
     sys.path.insert(0, str(ROOT))
     workers = None
     try:
-        from chalicelib import aws, delivery, issues, keys, settings, subscriptions
+        from chalicelib import aws, delivery, issue_rendering, issues, keys, send_run, settings, subscriptions
 
         from aws_lambda_powertools.utilities import parameters
 
@@ -278,8 +278,8 @@ def run(scenario: Scenario) -> dict:
         aws.reset()
         mail.use_sender(None)
         parameters.clear_caches()
-        delivery.prepared.cache_clear()
-        delivery.consent_watch.reset()
+        issue_rendering.prepared.cache_clear()
+        issue_rendering.consent_watch.reset()
         issue_id, emails = _prepare_aws(deployment, visibility, scenario.subscribers)
         count = scenario.workers or deployment.max_concurrency
         workers = Workers(count, deployment, env, visibility if scenario.visibility_seconds else None)
@@ -308,7 +308,7 @@ def run(scenario: Scenario) -> dict:
         elapsed = time.time() - started
         cpu = {name: value - cpu_at_start[name] for name, value in cpu_now().items()}
         load_at_end = os.getloadavg()
-        progress = issues.progress(issue_id)
+        progress = send_run.progress(issue_id)
         issue = aws.table().get_item(Key=keys.issue(issue_id), ConsistentRead=True)["Item"]
         stats = _stub_stats(stub_port)
         outcomes = _outcomes(issue_id)

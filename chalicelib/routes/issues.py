@@ -233,7 +233,7 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
           test_to: str = ""):
     import secrets
 
-    from chalicelib import audience
+    from chalicelib import audience, send_run
     from chalicelib.rendering import environment
 
     issue = issues.get(issue_id)
@@ -245,8 +245,8 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
         tests = "you" if tests in ("", "1") else f"{int(tests)} addresses" if tests.isdigit() else "you"
         notice = NOTICES.get(shown, "").format(when=when, tests=tests) if shown != "scheduled" or when else ""
     return web.html(render_page(
-        "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=issues.progress(issue_id),
-        failures=issues.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
+        "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=send_run.progress(issue_id),
+        failures=send_run.failures(issue_id) if issue["status"] in issues.PUBLISHED else [],
         notice=notice, errors=errors or {}, values={"send_at": "", "test_to": test_to or coordinator.email},
         submission_id=secrets.token_urlsafe(16), audience_text=audience.describe(issues.audience_of(issue))),
         status=status)
@@ -266,25 +266,25 @@ def show_issue(issue_id, coordinator):
 
 @web.route(bp, "/coordinator/issues/{issue_id}/preview", coordinator=True)
 def preview_issue(issue_id, coordinator):
-    from chalicelib import delivery
+    from chalicelib import issue_rendering
 
     issue = issues.get(issue_id)
     return web.html(render_page("coordinator/issue_preview.html", coordinator=coordinator, issue=issue,
-                                text=delivery.preview(issue, coordinator.name).text))
+                                text=issue_rendering.preview(issue, coordinator.name).text))
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/preview.html", coordinator=True)
 def preview_document(issue_id, coordinator):
-    from chalicelib import delivery
+    from chalicelib import issue_rendering
 
-    rendered = delivery.preview(issues.get(issue_id), coordinator.name)
+    rendered = issue_rendering.preview(issues.get(issue_id), coordinator.name)
     return web.html(rendered.html, headers={"Content-Security-Policy": EMAIL_DOCUMENT_CSP})
 
 
 @web.route(bp, "/coordinator/issues/{issue_id}/test", methods=["POST"], coordinator=True)
 def send_test(issue_id, coordinator):
     """A test copy to up to five addresses (the coordinator's own by default); never counted as a send."""
-    from chalicelib import delivery
+    from chalicelib import issue_rendering
 
     data = web.body(bp.current_request)
     issue = issues.get(issue_id)
@@ -295,7 +295,7 @@ def send_test(issue_id, coordinator):
             raise
         return _show(coordinator, issue_id, errors=error.errors, status=400, test_to=str(data.get("test_to", "")))
     for address in addresses:
-        delivery.send_test(issue, address, coordinator.name)
+        issue_rendering.send_test(issue, address, coordinator.name)
     if web.wants_json(bp.current_request):
         return web.json_response({"issue_id": issue_id, "result": "test", "sent_to": len(addresses)})
     return web.redirect(f"/coordinator/issues/{issue_id}?test={len(addresses)}")
@@ -304,13 +304,13 @@ def send_test(issue_id, coordinator):
 def _confirm_page(coordinator, issue: dict, send_at: str = "", chosen=None, values: dict | None = None,
                   errors: dict | None = None, status: int = 200):
     """What a send will do, and to exactly how many people, before anything is sent or scheduled."""
-    from chalicelib import audience, delivery, newsletter
+    from chalicelib import audience, newsletter, send_run
     from chalicelib.rendering import environment
     from chalicelib.settings import get_settings
     from chalicelib.subscriptions import TOPICS
 
     chosen = chosen or issues.audience_of(issue)
-    recipients, paused = delivery.audience_count(chosen)
+    recipients, paused = send_run.audience_count(chosen)
     when = environment().filters["london"](issues.london_to_utc(send_at)) if send_at else ""
     return web.html(render_page(
         "coordinator/issue_send.html", coordinator=coordinator, issue=issue, subject=newsletter.subject(issue),
@@ -352,13 +352,15 @@ def confirm_send(issue_id, coordinator):
 
 @web.route(bp, "/coordinator/issues/{issue_id}/send", methods=["POST"], coordinator=True)
 def send_now(issue_id, coordinator):
+    from chalicelib import send_run
+
     data = web.body(bp.current_request)
     if not web.wants_json(bp.current_request) and data.get("confirm") != "yes":
         return web.redirect(f"/coordinator/issues/{issue_id}/send")  # only the confirmation page sends
     issue = issues.get(issue_id)
     try:
         chosen = _chosen_audience(issue, data)
-        started = issues.start_send(issue_id, by=coordinator.email, audience=chosen)
+        started = send_run.start(issue_id, by=coordinator.email, audience=chosen)
     except ValidationError as error:
         if web.wants_json(bp.current_request):
             raise
@@ -413,15 +415,19 @@ def approve_issue(issue_id, coordinator):
 
 
 def _after(issue_id: str, what: str, status: int = 200):
+    from chalicelib import send_run
+
     if web.wants_json(bp.current_request):
-        return web.json_response({"issue_id": issue_id, "result": what, **issues.progress(issue_id)}, status=status)
+        return web.json_response({"issue_id": issue_id, "result": what, **send_run.progress(issue_id)}, status=status)
     return web.redirect(f"/coordinator/issues/{issue_id}?{what}=1")
 
 
 @web.route(bp, "/api/coordinator/issues/{issue_id}/progress", coordinator=True, responses=(200, 401, 403, 404))
 def api_progress(issue_id, coordinator):
     """Progress of a send: queued, sent, failed, suppressed, remaining, and failures with reasons."""
-    return web.json_response({**issues.progress(issue_id), "failures": issues.failures(issue_id)})
+    from chalicelib import send_run
+
+    return web.json_response({**send_run.progress(issue_id), "failures": send_run.failures(issue_id)})
 
 
 # ---------------------------------------------------------------- the public archive

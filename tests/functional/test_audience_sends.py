@@ -25,7 +25,7 @@ def send(client, coordinator, issue_id: str, **audience) -> None:
 
 
 def test_a_send_to_announcements_narrowed_by_tag_reaches_exactly_those_people(client, outbox, coordinator):
-    from chalicelib import audience, issues, subscriptions
+    from chalicelib import audience, issues, send_run, subscriptions
 
     newsletter_only = add_subscribers(3, prefix="news")
     events_only = add_subscribers(3, topics=("events",), prefix="events")
@@ -50,7 +50,7 @@ def test_a_send_to_announcements_narrowed_by_tag_reaches_exactly_those_people(cl
 
     send(client, coordinator, issue_id, audience_topics=["events"], audience_tags=[worker])
     assert recipients_of(outbox, "#PeerTalk: Training news") == {events_only[0], both[1]}
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert progress["done"] and (progress["queued"], progress["sent"]) == (2, 2)
     page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"]).body.decode()
     assert "To every confirmed subscriber who chose event and training announcements, tagged “peer worker”." in page
@@ -62,7 +62,7 @@ def test_a_send_to_announcements_narrowed_by_tag_reaches_exactly_those_people(cl
 
 
 def test_someone_who_loses_the_tag_after_dispatch_is_not_sent_it(client, outbox, coordinator):
-    from chalicelib import audience, delivery, issues, subscriptions
+    from chalicelib import audience, send_run, subscriptions
 
     emails = add_subscribers(2, topics=("events",), prefix="ev")
     post(client, coordinator, "/coordinator/tags", {"tag": "organisation"})
@@ -70,16 +70,16 @@ def test_someone_who_loses_the_tag_after_dispatch_is_not_sent_it(client, outbox,
     for email in emails:
         audience.tag_person(subscriptions.email_id(email), tag, add=True)
     issue_id = new_issue(title="Orgs")
-    issues.start_send(issue_id, by="zoe@peerpost.test", audience=audience.Audience(("events",), (tag,)))
-    delivery.dispatch(issue_id)
+    send_run.start(issue_id, by="zoe@peerpost.test", audience=audience.Audience(("events",), (tag,)))
+    send_run.dispatch(issue_id)
     audience.tag_person(subscriptions.email_id(emails[1]), tag, add=False)
     runner().drain_all()
     assert recipients_of(outbox, "#PeerTalk: Orgs") == {emails[0]}
-    assert issues.progress(issue_id)["suppressed"] == 1 and issues.progress(issue_id)["done"]
+    assert send_run.progress(issue_id)["suppressed"] == 1 and send_run.progress(issue_id)["done"]
 
 
 def test_a_pause_skips_sends_counts_them_as_paused_and_ends_by_itself(client, outbox, coordinator):
-    from chalicelib import clock, issues, subscriptions
+    from chalicelib import clock, send_run, subscriptions
 
     reader = person(1, name="Robin")
     welcome = confirmed(client, outbox, reader)
@@ -100,7 +100,7 @@ def test_a_pause_skips_sends_counts_them_as_paused_and_ends_by_itself(client, ou
     assert "<strong>2</strong> people" in confirm and "1 more has paused their email" in confirm
     send(client, coordinator, first)
     assert reader["email"] not in recipients_of(outbox, "#PeerTalk: While paused")
-    progress = issues.progress(first)
+    progress = send_run.progress(first)
     assert progress["done"] and (progress["sent"], progress["paused"]) == (2, 1)
     issue_page = client.http.get(f"/coordinator/issues/{first}", headers=coordinator["headers"]).body.decode()
     assert re.search(r'id="count-paused">1<', issue_page)
@@ -109,7 +109,7 @@ def test_a_pause_skips_sends_counts_them_as_paused_and_ends_by_itself(client, ou
 
     clock.advance(32 * 86400)  # the month is over: nothing has to run for the pause to end
     later = new_issue(title="After the pause")
-    issues.start_send(later, by="zoe@peerpost.test")  # (the coordinator's session is long over by now)
+    send_run.start(later, by="zoe@peerpost.test")  # (the coordinator's session is long over by now)
     runner().drain_all()
     assert reader["email"] in recipients_of(outbox, "#PeerTalk: After the pause")
 
@@ -125,12 +125,12 @@ def test_a_pause_skips_sends_counts_them_as_paused_and_ends_by_itself(client, ou
 
 
 def test_someone_who_pauses_after_dispatch_is_skipped_as_paused(client, outbox):
-    from chalicelib import clock, delivery, issues, keys, aws
+    from chalicelib import aws, clock, keys, send_run
 
     emails = add_subscribers(3)
     issue_id = new_issue(title="Mid-send pause")
-    issues.start_send(issue_id, by="zoe@peerpost.test")
-    delivery.dispatch(issue_id)
+    send_run.start(issue_id, by="zoe@peerpost.test")
+    send_run.dispatch(issue_id)
     from chalicelib import subscriptions
 
     sid = subscriptions.email_id(emails[2])
@@ -138,7 +138,7 @@ def test_someone_who_pauses_after_dispatch_is_skipped_as_paused(client, outbox):
                             ExpressionAttributeValues={":u": clock.iso(clock.now().replace(year=clock.now().year + 1))})
     runner().drain_all()
     assert recipients_of(outbox, "#PeerTalk: Mid-send pause") == set(emails[:2])
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert progress["done"] and (progress["sent"], progress["paused"], progress["suppressed"]) == (2, 1, 0)
     assert aws.table().get_item(Key=keys.delivery(issue_id, sid))["Item"]["status"] == "paused"
 
@@ -248,16 +248,16 @@ def test_a_persons_page_shows_what_was_sent_to_them(client, outbox, coordinator)
 def test_a_duplicate_message_after_the_send_is_complete_settles_quietly(outbox):
     """The stored rendering (with its audience) is deleted when a send completes; a late duplicate
     queue message finds every recipient settled and neither fails nor sends."""
-    from chalicelib import aws, delivery, issues, keys
+    from chalicelib import aws, delivery, issue_rendering, keys, send_run
 
     emails = add_subscribers(3)
     issue_id = new_issue(title="Once")
-    issues.start_send(issue_id, by="zoe@peerpost.test")
+    send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
-    assert issues.progress(issue_id)["done"]
+    assert send_run.progress(issue_id)["done"]
     assert "Item" not in aws.table().get_item(Key=keys.issue_rendered(issue_id))
     from chalicelib import subscriptions
 
-    delivery.prepared.cache_clear()
+    issue_rendering.prepared.cache_clear()
     tally = delivery.send_batch(issue_id, [subscriptions.email_id(e) for e in emails])
     assert tally["sent"] == 3 and len([m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Once"]) == 3

@@ -94,7 +94,7 @@ def test_an_uploaded_photo_loses_its_location_and_comes_in_two_sizes_upright(cli
 
 
 def test_an_image_saved_with_its_description_reaches_the_email_and_the_archive_sharp(client, coordinator, outbox):
-    from chalicelib import issues
+    from chalicelib import issues, send_run
 
     add_subscribers(2)
     issue_id, fields = image_issue(client, coordinator)
@@ -109,7 +109,7 @@ def test_an_image_saved_with_its_description_reaches_the_email_and_the_archive_s
     sharp = section["image_url"].replace("-1x.", "-2x.")
     assert opened(stored_objects()[sharp.split("/media/")[1]]).size == (900, 300)  # never wider than the upload
 
-    issues.start_send(issue_id, by="zoe@peerpost.test")
+    send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
     html = html_of(outbox.to("reader0@example.org")[0])
     assert f'src="{section["image_url"]}"' in html and f'srcset="{section["image_url"]} 1x, {sharp} 2x"' in html

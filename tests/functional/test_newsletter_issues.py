@@ -124,7 +124,7 @@ def test_a_save_over_someone_elses_newer_save_is_refused_and_keeps_the_text(clie
 
 
 def test_start_a_new_issue_from_one_and_delete_an_unsent_draft(client, coordinator, outbox):
-    from chalicelib import issues
+    from chalicelib import issues, send_run
     from chalicelib.errors import NotFound
 
     source = new_issue(title="October issue")
@@ -145,7 +145,7 @@ def test_start_a_new_issue_from_one_and_delete_an_unsent_draft(client, coordinat
         issues.get(copy_id)
     assert b"Draft deleted." in client.http.get(deleted.headers["Location"], headers=coordinator["headers"]).body
     add_subscribers(1)
-    issues.start_send(source, by="zoe@peerpost.test")
+    send_run.start(source, by="zoe@peerpost.test")
     refused = client.http.post(f"/coordinator/issues/{source}/delete", headers=coordinator["form_headers"],
                                body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
     assert refused.status_code == 409 and issues.get(source)["status"] == "sending"
@@ -260,24 +260,24 @@ def test_stories_only_with_consent_with_content_notes_first_and_the_diary_from_e
 
 
 def test_a_story_withdrawn_before_sending_is_not_sent(shared_story, outbox):
-    from chalicelib import issues, stories
+    from chalicelib import send_run, stories
 
     add_subscribers(2)
     issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
     stories.withdraw(shared_story)
-    issues.start_send(issue_id, by="zoe@peerpost.test")
+    send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
     copies = [m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]
     assert len(copies) == 2 and all("I was alone." not in text_of(m) for m in copies)
 
 
 def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(client, outbox, shared_story):
-    from chalicelib import issues, stories
+    from chalicelib import issues, send_run, stories
 
     issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
     draft_id = new_issue(title="Not sent yet")
     add_subscribers(2)
-    issues.start_send(issue_id, by="zoe@peerpost.test")
+    send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
     copies = [m for m in outbox.messages() if m["Subject"] == "#PeerTalk: Winter issue"]
     assert len(copies) == 2 and all("I was alone." in text_of(m) for m in copies)
@@ -292,7 +292,7 @@ def test_the_archive_lists_sent_issues_and_drops_a_withdrawn_story_at_once(clien
 
 
 def test_approval_by_a_second_coordinator(client, coordinator):
-    from chalicelib import auth, issues
+    from chalicelib import auth, issues, send_run
     from chalicelib.errors import Conflict
 
     issue_id = issues.create(issues.parse_issue({**ISSUE, "requires_approval": True}), by="zoe@peerpost.test")["issue_id"]
@@ -312,7 +312,7 @@ def test_approval_by_a_second_coordinator(client, coordinator):
                   by="zoe@peerpost.test")
     assert "approved_by" not in issues.get(issue_id)  # an edit needs a fresh approval
     issues.approve(issue_id, by="sam@peerpost.test")
-    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    assert send_run.start(issue_id, by="zoe@peerpost.test")
 
 
 def test_schedule_in_london_time_and_cancel(client, coordinator):
@@ -355,7 +355,7 @@ def test_london_times_that_do_not_exist_or_happen_twice_are_refused():
 
 
 def test_progress_page_and_api_show_counts_and_failure_reasons(client, coordinator, outbox):
-    from chalicelib import issues, mail
+    from chalicelib import mail, send_run
 
     readers = add_subscribers(3)
 
@@ -367,7 +367,7 @@ def test_progress_page_and_api_show_counts_and_failure_reasons(client, coordinat
 
     mail.use_sender(Rejecting())
     issue_id = new_issue()
-    issues.start_send(issue_id, by="zoe@peerpost.test")
+    send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
     page = client.http.get(f"/coordinator/issues/{issue_id}", headers=coordinator["headers"])
     assert b'id="count-sent">2<' in page.body and b'id="count-failed">1<' in page.body
@@ -429,10 +429,10 @@ def test_the_archive_pages_through_sent_issues_whatever_drafts_lie_between(clien
 
 
 def test_an_archived_issue_is_a_page_of_the_site_with_consent_as_it_is_now(client, outbox, shared_story):
-    from chalicelib import issues, stories
+    from chalicelib import issues, send_run, stories
 
     issue_id = new_issue(sections=[ISSUE["sections"][0], {"kind": "story", "story_id": shared_story}])
-    issues.start_send(issue_id, by="zoe@peerpost.test")
+    send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
     page = client.http.get(issues.archive_path(issues.get(issue_id)))
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
@@ -448,7 +448,7 @@ def test_an_archived_issue_is_a_page_of_the_site_with_consent_as_it_is_now(clien
 
 
 def test_a_test_goes_to_up_to_five_addresses_marked_as_a_test_and_never_counts(client, coordinator, outbox):
-    from chalicelib import issues
+    from chalicelib import issues, send_run
 
     issue_id = new_issue()
     post = lambda to: client.http.post(f"/coordinator/issues/{issue_id}/test",  # noqa: E731
@@ -465,7 +465,7 @@ def test_a_test_goes_to_up_to_five_addresses_marked_as_a_test_and_never_counts(c
     copies = outbox.messages()
     assert sorted(str(m["To"]) for m in copies) == ["kim@example.org", "sam@example.org"]
     assert all(m["Subject"] == "[Test] #PeerTalk: Winter issue" for m in copies)
-    assert issues.progress(issue_id)["sent"] == 0 and issues.get(issue_id)["status"] == "draft"
+    assert send_run.progress(issue_id)["sent"] == 0 and issues.get(issue_id)["status"] == "draft"
     page = client.http.get(sent.headers["Location"], headers=coordinator["headers"])
     assert b"A test copy is on its way to 2 addresses." in page.body
 
@@ -473,14 +473,14 @@ def test_a_test_goes_to_up_to_five_addresses_marked_as_a_test_and_never_counts(c
 def test_a_sent_issue_has_a_readable_address_link_previews_and_an_atom_feed(client, outbox):
     import feedparser
 
-    from chalicelib import issues
+    from chalicelib import issues, send_run
 
     first = new_issue(title="Spotlight on parents!", date="2026-12-01",
                       sections=[{"kind": "image", "heading": "Our walk", "image_url": "https://example.org/walk.jpg",
                                  "image_alt": "Six people walking by a canal", "body": "October's walk."}])
     second = new_issue(title="Spotlight on parents", date="2026-12-15")
     for issue_id in (first, second):
-        assert issues.start_send(issue_id, by="zoe@peerpost.test")
+        assert send_run.start(issue_id, by="zoe@peerpost.test")
     assert issues.get(first)["slug"] == "2026-12-spotlight-on-parents"
     assert issues.get(second)["slug"] == "2026-12-spotlight-on-parents-2"  # never someone else's address
     page = client.http.get("/archive/2026-12-spotlight-on-parents")

@@ -16,12 +16,12 @@ ISSUE = {"title": "Winter issue", "date": "2026-12-01", "introduction": "Hello f
 @pytest.fixture(autouse=True)
 def fast_sends(monkeypatch):
     monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "1000000")
-    from chalicelib import delivery, settings
+    from chalicelib import issue_rendering, settings
 
     settings.reset()
-    delivery.prepared.cache_clear()
+    issue_rendering.prepared.cache_clear()
     yield
-    delivery.prepared.cache_clear()
+    issue_rendering.prepared.cache_clear()
 
 
 def add_subscribers(n: int, status: str = "confirmed", topics=("newsletter",), prefix: str = "reader") -> list[str]:
@@ -90,23 +90,23 @@ def call(handler: str, event: dict):
 
 def start_and_dispatch(issue_id: str) -> list[str]:
     """Start the send and run the dispatch handler; returns the send-queue message bodies."""
-    from chalicelib import issues
+    from chalicelib import send_run
 
-    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    assert send_run.start(issue_id, by="zoe@peerpost.test")
     [dispatch] = receive_all("peerpost-dispatch")
     call("dispatch_issue", sqs_event([dispatch["Body"]]))
     return [m["Body"] for m in receive_all("peerpost-send")]
 
 
 def test_end_to_end_each_subscriber_gets_exactly_one_copy_with_their_own_links(client, outbox):
-    from chalicelib import issues, subscriptions, tokens
+    from chalicelib import send_run, subscriptions, tokens
 
     readers = add_subscribers(260)
     add_subscribers(5, status="pending", prefix="pending")
     add_subscribers(5, status="unsubscribed", prefix="gone")
     add_subscribers(5, topics=("events",), prefix="eventsonly")
     issue_id = new_issue()
-    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    assert send_run.start(issue_id, by="zoe@peerpost.test")
     runner().drain_all()
 
     messages = outbox.messages()  # parsed with email.policy.strict: no defects anywhere
@@ -124,7 +124,7 @@ def test_end_to_end_each_subscriber_gets_exactly_one_copy_with_their_own_links(c
         assert page.status_code == 200 and address.encode() in page.body
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["Message-ID"].startswith(f"<{issue_id}.{sid}@")
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert progress | {"send_started_at": None, "completed_at": None} == {
         "issue_id": issue_id, "status": "sent", "dispatched": True, "done": True, "queued": 260, "sent": 260,
         "failed": 0, "suppressed": 0, "paused": 0, "remaining": 0, "send_started_at": None, "completed_at": None}
@@ -146,7 +146,7 @@ def test_a_double_clicked_send_queues_one_dispatch(client, coordinator, outbox):
 
 
 def test_duplicate_dispatch_and_duplicate_send_messages_send_nothing_twice(outbox):
-    from chalicelib import issues
+    from chalicelib import send_run
 
     add_subscribers(60)
     issue_id = new_issue()
@@ -159,11 +159,11 @@ def test_duplicate_dispatch_and_duplicate_send_messages_send_nothing_twice(outbo
     assert result == {"batchItemFailures": []}
     assert len(outbox.raw()) == 60
     assert len({str(m["To"]) for m in outbox.messages()}) == 60
-    assert issues.progress(issue_id)["sent"] == 60 and issues.progress(issue_id)["status"] == "sent"
+    assert send_run.progress(issue_id)["sent"] == 60 and send_run.progress(issue_id)["status"] == "sent"
 
 
 def test_a_crash_after_sending_is_not_resent_and_ends_as_failed_with_a_reason(outbox, monkeypatch):
-    from chalicelib import clock, delivery, issues
+    from chalicelib import clock, delivery, send_run
 
     add_subscribers(10)
     issue_id = new_issue()
@@ -180,9 +180,9 @@ def test_a_crash_after_sending_is_not_resent_and_ends_as_failed_with_a_reason(ou
     clock.advance(delivery.LEASE_SECONDS + 1)
     assert call("send_newsletter", sqs_event([body], 3)) == {"batchItemFailures": []}
     assert len(outbox.raw()) == 10  # never a second copy
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["failed"], progress["remaining"], progress["status"]) == (10, 0, "sent")
-    assert {f["reason"] for f in issues.failures(issue_id)} == {
+    assert {f["reason"] for f in send_run.failures(issue_id)} == {
         "interrupted before its outcome was recorded; not resent, to avoid a duplicate"}
 
 
@@ -190,27 +190,27 @@ def test_a_sender_that_dies_after_counting_the_last_message_leaves_the_retry_to_
         outbox, monkeypatch):
     """The count (which also marks the claims sent) and the issue's completion are two writes: an attempt
     can die, or lose DynamoDB's answer, between them. Its retry finds the message counted already."""
-    from chalicelib import delivery, issues
+    from chalicelib import send_run
 
     add_subscribers(10)
     issue_id = new_issue()
     [body] = start_and_dispatch(issue_id)
-    real_complete = delivery.complete_if_done
+    real_complete = send_run.complete_if_done
     died = lambda issue_id: (_ for _ in ()).throw(RuntimeError("Lambda died"))  # noqa: E731
-    monkeypatch.setattr(delivery, "complete_if_done", died)
+    monkeypatch.setattr(send_run, "complete_if_done", died)
     assert len(call("send_newsletter", sqs_event([body]))["batchItemFailures"]) == 1
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["remaining"], progress["status"]) == (10, 0, "sending")
-    monkeypatch.setattr(delivery, "complete_if_done", real_complete)
+    monkeypatch.setattr(send_run, "complete_if_done", real_complete)
 
     assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
     assert len(outbox.raw()) == 10  # nothing sent twice
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["remaining"], progress["status"]) == (10, 0, "sent")
 
 
 def test_throttling_releases_the_rest_for_a_retry_and_permanent_errors_are_recorded(outbox):
-    from chalicelib import issues, mail
+    from chalicelib import mail, send_run
     from chalicelib.errors import SendThrottled
 
     readers = add_subscribers(6)
@@ -232,18 +232,18 @@ def test_throttling_releases_the_rest_for_a_retry_and_permanent_errors_are_recor
     event = sqs_event([body])
     assert call("send_newsletter", event)["batchItemFailures"] == [
         {"itemIdentifier": event["Records"][0]["messageId"]}]
-    assert issues.progress(issue_id)["sent"] == 0  # counted once the whole message is settled
+    assert send_run.progress(issue_id)["sent"] == 0  # counted once the whole message is settled
     assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
     assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers[1:])
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["failed"], progress["status"]) == (5, 1, "sent")
-    assert issues.failures(issue_id)[0]["reason"] == "SES refused the message: MessageRejected"
+    assert send_run.failures(issue_id)[0]["reason"] == "SES refused the message: MessageRejected"
 
 
 def test_repeated_transient_errors_end_as_failed_instead_of_the_dead_letter_queue(outbox):
     from botocore.exceptions import ClientError
 
-    from chalicelib import delivery, issues, mail
+    from chalicelib import delivery, mail, send_run
 
     add_subscribers(2)
 
@@ -256,13 +256,13 @@ def test_repeated_transient_errors_end_as_failed_instead_of_the_dead_letter_queu
     [body] = start_and_dispatch(issue_id)
     assert len(call("send_newsletter", sqs_event([body]))["batchItemFailures"]) == 1
     assert call("send_newsletter", sqs_event([body], delivery.GIVE_UP_AFTER_RECEIVES)) == {"batchItemFailures": []}
-    assert issues.progress(issue_id)["failed"] == 2
-    assert all("gave up after 5 attempts: InternalFailure" == f["reason"] for f in issues.failures(issue_id))
+    assert send_run.progress(issue_id)["failed"] == 2
+    assert all("gave up after 5 attempts: InternalFailure" == f["reason"] for f in send_run.failures(issue_id))
 
 
 def test_a_message_running_out_of_time_leaves_the_rest_unclaimed_for_its_retry(outbox):
     from app import app
-    from chalicelib import delivery, issues
+    from chalicelib import delivery, send_run
     from localdev.runner import LambdaContext
 
     readers = add_subscribers(10)
@@ -282,7 +282,7 @@ def test_a_message_running_out_of_time_leaves_the_rest_unclaimed_for_its_retry(o
     assert len(outbox.raw()) == 4
     assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}  # no lease to wait for
     assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers)
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["failed"], progress["remaining"]) == (10, 0, 0)
 
 
@@ -291,7 +291,7 @@ def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outb
     per queue message; no per-recipient outcome write, no per-recipient read."""
     from collections import Counter
 
-    from chalicelib import aws, delivery
+    from chalicelib import aws, delivery, send_run
 
     monkeypatch.setattr(delivery.SenderShare, "RECHECK_SECONDS", 3600)  # a slow machine adds no re-read
 
@@ -318,11 +318,11 @@ def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outb
     assert calls["DeleteItem"] == 1  # the stored rendering, once the send is done
     # A batch of people per message; the rendering; the issue's counters once per message (SenderShare).
     assert calls["BatchGetItem"] == 3 and calls["GetItem"] <= 3 + 3
-    assert delivery.RECIPIENTS_PER_MESSAGE == 100
+    assert send_run.RECIPIENTS_PER_MESSAGE == 100
 
 
 def test_people_who_leave_after_dispatch_are_suppressed_not_sent(outbox):
-    from chalicelib import issues, subscriptions
+    from chalicelib import send_run, subscriptions
 
     readers = add_subscribers(4)
     issue_id = new_issue()
@@ -332,27 +332,27 @@ def test_people_who_leave_after_dispatch_are_suppressed_not_sent(outbox):
     subscriptions.unsubscribe(token, "one-click")
     assert call("send_newsletter", sqs_event([body])) == {"batchItemFailures": []}
     assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers[2:])
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["suppressed"], progress["remaining"]) == (2, 2, 0)
 
 
 def test_an_empty_audience_finishes_at_once(outbox):
-    from chalicelib import issues
+    from chalicelib import send_run
 
     issue_id = new_issue()
     assert start_and_dispatch(issue_id) == []
-    assert issues.progress(issue_id)["status"] == "sent"
+    assert send_run.progress(issue_id)["status"] == "sent"
 
 
 def test_dispatch_pages_the_audience_and_resumes_after_a_crash(outbox, monkeypatch):
-    from chalicelib import delivery, issues
+    from chalicelib import send_run
 
-    monkeypatch.setattr(delivery, "AUDIENCE_PAGE", 40)
+    monkeypatch.setattr(send_run, "AUDIENCE_PAGE", 40)
     add_subscribers(130)
     issue_id = new_issue()
-    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    assert send_run.start(issue_id, by="zoe@peerpost.test")
     [dispatch] = receive_all("peerpost-dispatch")
-    real_enqueue, calls = delivery._enqueue, []
+    real_enqueue, calls = send_run._enqueue, []
 
     def crash_on_third(sqs, queue, issue, ids):
         calls.append(len(ids))
@@ -360,17 +360,17 @@ def test_dispatch_pages_the_audience_and_resumes_after_a_crash(outbox, monkeypat
             raise RuntimeError("Lambda died")
         real_enqueue(sqs, queue, issue, ids)
 
-    monkeypatch.setattr(delivery, "_enqueue", crash_on_third)
+    monkeypatch.setattr(send_run, "_enqueue", crash_on_third)
     with pytest.raises(RuntimeError):
         call("dispatch_issue", sqs_event([dispatch["Body"]]))
-    assert issues.progress(issue_id)["queued"] == 80
+    assert send_run.progress(issue_id)["queued"] == 80
     call("dispatch_issue", sqs_event([dispatch["Body"]]))  # SQS delivers it again
-    assert issues.progress(issue_id)["queued"] == 130
+    assert send_run.progress(issue_id)["queued"] == 130
     bodies = [m["Body"] for m in receive_all("peerpost-send")]
     assert sorted(len(json.loads(b)["recipients"]) for b in bodies) == [10, 40, 40, 40]
     assert call("send_newsletter", sqs_event(bodies))["batchItemFailures"] == []
     assert len(outbox.raw()) == 130
-    assert issues.progress(issue_id)["status"] == "sent"
+    assert send_run.progress(issue_id)["status"] == "sent"
 
 
 def test_the_scheduler_sends_a_due_issue_once_and_not_a_cancelled_one(outbox):
@@ -416,7 +416,7 @@ def test_a_story_withdrawn_part_way_through_a_send_is_in_no_later_copy(outbox):
 
 
 def test_marker_look_alikes_typed_by_people_are_just_text(outbox):
-    from chalicelib import issues, stories
+    from chalicelib import send_run, stories
 
     typed = ("Literally %%PP.foo%% and PPBLOCK0042X, PPBLOCK0000X, %%PP.name%%, %%PP.unsubscribe_url%%, "
              "%%PP.preferences_url%% and pp-recipient@placeholder.invalid here.")
@@ -436,7 +436,7 @@ def test_marker_look_alikes_typed_by_people_are_just_text(outbox):
         assert html.count("PPBLOCK0000X, %%PP.name%%, %%PP.unsubscribe_url%%, %%PP.preferences_url%%") == 2
         assert html.count("pp-recipient@placeholder.invalid") == 2
         assert "/unsubscribe/" not in text.split("Odd story")[1].split("Unsubscribe")[0]
-    assert issues.progress(issue_id)["sent"] == 3
+    assert send_run.progress(issue_id)["sent"] == 3
 
 
 class SteppingClock:
@@ -463,10 +463,10 @@ def _published_story(title: str, text: str, name: str, level: str) -> str:
 def test_withdrawal_and_narrowing_mid_send_reach_every_copy_sent_a_second_later(outbox, monkeypatch):
     """300 readers in three queue messages; one contributor withdraws after copy 40, another narrows
     from full name to anonymous after copy 150. No copy sent more than a second later carries either."""
-    from chalicelib import delivery, mail, stories
+    from chalicelib import issue_rendering, mail, stories
 
     clock_ = SteppingClock()
-    monkeypatch.setattr(delivery, "consent_watch", delivery.ConsentWatch(monotonic=clock_))
+    monkeypatch.setattr(issue_rendering, "consent_watch", issue_rendering.ConsentWatch(monotonic=clock_))
     withdrawn = _published_story("Leaving the ward", "Words that must stop at once.", "Alex Withdrawn", "full_name")
     narrowed = _published_story("My first group", "A story that stays, without my name.", "Robin Narrowed",
                                 "full_name")
@@ -500,16 +500,16 @@ def test_withdrawal_and_narrowing_mid_send_reach_every_copy_sent_a_second_later(
                 for at, raw in sent if after <= at < before]
 
     assert all("Words that must stop at once." in t for t in texts(0, changed_at[40] - 0.05))  # it was there
-    late = texts(changed_at[40] + delivery.CONSENT_RECHECK_SECONDS)
+    late = texts(changed_at[40] + issue_rendering.CONSENT_RECHECK_SECONDS)
     assert len(late) >= 230 and not any("Words that must stop at once." in t or "Alex" in t for t in late)
     assert all("Robin Narrowed" in t for t in texts(0, changed_at[150] - 0.05))
-    late = texts(changed_at[150] + delivery.CONSENT_RECHECK_SECONDS)
+    late = texts(changed_at[150] + issue_rendering.CONSENT_RECHECK_SECONDS)
     assert len(late) >= 120 and not any("Robin" in t for t in late)
     assert all("A story that stays, without my name." in t and "Anonymous" in t for t in late)
 
 
 def test_an_issue_without_stories_reads_no_story_while_sending(outbox, monkeypatch):
-    from chalicelib import delivery, newsletter
+    from chalicelib import issue_rendering, newsletter
 
     reads = []
     monkeypatch.setattr(newsletter, "shareable_story", lambda *a: reads.append(a))
@@ -519,20 +519,20 @@ def test_an_issue_without_stories_reads_no_story_while_sending(outbox, monkeypat
     reads.clear()
     call("send_newsletter", sqs_event([body]))
     assert reads == [] and len(outbox.messages()) == 5
-    assert delivery.consent_watch is not None
+    assert issue_rendering.consent_watch is not None
 
 
 def test_a_lost_dispatch_message_is_queued_again_by_the_scheduler(outbox):
-    from chalicelib import clock, issues
+    from chalicelib import clock, send_run
     from localdev.runner import scheduled_event
 
     readers = add_subscribers(3)
     issue_id = new_issue()
-    assert issues.start_send(issue_id, by="zoe@peerpost.test")
+    assert send_run.start(issue_id, by="zoe@peerpost.test")
     receive_all("peerpost-dispatch")  # the dispatch message is lost
     call("send_due_issues", scheduled_event("send_due_issues"))
     assert receive_all("peerpost-dispatch") == []  # too soon to call it stalled
-    clock.advance(issues.STALLED_AFTER_SECONDS + 60)
+    clock.advance(send_run.STALLED_AFTER_SECONDS + 60)
     call("send_due_issues", scheduled_event("send_due_issues"))
     [again] = receive_all("peerpost-dispatch")
     call("dispatch_issue", sqs_event([again["Body"]]))
@@ -544,7 +544,7 @@ def test_a_lost_dispatch_message_is_queued_again_by_the_scheduler(outbox):
 
 
 def test_subscribers_dynamodb_leaves_unread_are_retried_never_recorded_as_erased(outbox, monkeypatch):
-    from chalicelib import aws, delivery, issues, keys
+    from chalicelib import aws, delivery, keys, send_run
 
     add_subscribers(3)
     issue_id = new_issue()
@@ -563,14 +563,14 @@ def test_subscribers_dynamodb_leaves_unread_are_retried_never_recorded_as_erased
     assert outbox.messages() == []
     monkeypatch.setattr(client, "batch_get_item", real)
     assert call("send_newsletter", sqs_event([body], receive_count=2)) == {"batchItemFailures": []}
-    assert len(outbox.messages()) == 3 and issues.progress(issue_id)["sent"] == 3
+    assert len(outbox.messages()) == 3 and send_run.progress(issue_id)["sent"] == 3
 
 
 def test_near_the_end_the_senders_left_share_the_whole_rate(outbox, monkeypatch):
     """Eight senders at 40/s pace 0.2 s apart while eight or more messages are uncounted; with three
     left, no more than three senders can be at work, so each goes at a third of the rate; the last one
     alone takes the whole rate. Before the audience is all queued, the deployed concurrency holds."""
-    from chalicelib import delivery, settings
+    from chalicelib import delivery, send_run, settings
 
     monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "40")
     monkeypatch.setenv("PEERPOST_SEND_CONCURRENCY", "8")
@@ -587,7 +587,7 @@ def test_near_the_end_the_senders_left_share_the_whole_rate(outbox, monkeypatch)
     assert waits[:100] == [3] * 100 and waits[100:200] == [2] * 100 and waits[200:] == [1] * 50
 
     later = new_issue(title="Another")
-    delivery.issues.start_send(later, by="zoe@peerpost.test")
+    send_run.start(later, by="zoe@peerpost.test")
     assert delivery.SenderShare(later).senders() == 8  # not dispatched yet: more may be queued
 
 

@@ -18,15 +18,15 @@ from tests.functional.test_newsletter_send import add_subscribers, call, new_iss
 @pytest.fixture(autouse=True)
 def fast_and_atomic(monkeypatch):
     """Fast sends, and moto's in-process DynamoDB made atomic per call as the real one is (threads below)."""
-    from chalicelib import delivery, settings
+    from chalicelib import issue_rendering, settings
     from localdev import atomic
 
     atomic.install()
     monkeypatch.setenv("PEERPOST_SEND_RATE_PER_SECOND", "1000000")
     settings.reset()
-    delivery.prepared.cache_clear()
+    issue_rendering.prepared.cache_clear()
     yield
-    delivery.prepared.cache_clear()
+    issue_rendering.prepared.cache_clear()
 
 
 def at_once(target, times: int) -> list:
@@ -82,17 +82,17 @@ def copies(outbox) -> Counter:
 
 
 def finish(body: str, issue_id: str, attempts: int = 6) -> None:
-    from chalicelib import clock, delivery, issues
+    from chalicelib import clock, delivery, send_run
 
     for receive in range(2, attempts + 2):
-        if issues.progress(issue_id)["done"]:
+        if send_run.progress(issue_id)["done"]:
             return
         clock.advance(delivery.LEASE_SECONDS + 1)
         call("send_newsletter", sqs_event([body], receive))
 
 
 def test_dynamodb_throttling_during_a_send_loses_and_doubles_nothing(outbox):
-    from chalicelib import issues
+    from chalicelib import send_run
 
     readers = add_subscribers(12)
     issue_id = new_issue()
@@ -102,12 +102,12 @@ def test_dynamodb_throttling_during_a_send_loses_and_doubles_nothing(outbox):
     assert len(first["batchItemFailures"]) == 1  # the message comes back; nothing is decided on a throttle
     finish(body, issue_id)
     assert copies(outbox) == Counter(readers)
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["failed"], progress["remaining"], progress["status"]) == (12, 0, 0, "sent")
 
 
 def test_a_claim_throttled_part_way_through_a_message_leaves_the_rest_to_its_retry(outbox):
-    from chalicelib import issues
+    from chalicelib import send_run
 
     readers = add_subscribers(12)
     issue_id = new_issue()
@@ -119,12 +119,12 @@ def test_a_claim_throttled_part_way_through_a_message_leaves_the_rest_to_its_ret
     # At once, without waiting for any lease: the five sent are carried, the rest are sent now.
     assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
     assert copies(outbox) == Counter(readers)
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["failed"], progress["status"]) == (12, 0, "sent")
 
 
 def test_a_count_that_fails_after_sending_keeps_the_sends_for_the_retry(outbox):
-    from chalicelib import issues
+    from chalicelib import send_run
 
     readers = add_subscribers(8)
     issue_id = new_issue()
@@ -132,15 +132,15 @@ def test_a_count_that_fails_after_sending_keeps_the_sends_for_the_retry(outbox):
     with DynamoThrottle("UpdateItem", 1):  # the message's counter update
         first = call("send_newsletter", sqs_event([body]))
     assert len(first["batchItemFailures"]) == 1 and len(outbox.raw()) == 8
-    assert issues.progress(issue_id)["sent"] == 0
+    assert send_run.progress(issue_id)["sent"] == 0
     assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
     assert copies(outbox) == Counter(readers)
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert (progress["sent"], progress["failed"], progress["status"]) == (8, 0, "sent")
 
 
 def test_sqs_delivering_a_batch_two_and_three_times_at_once_sends_each_once(outbox):
-    from chalicelib import issues
+    from chalicelib import send_run
 
     readers = add_subscribers(30)
     issue_id = new_issue()
@@ -150,9 +150,9 @@ def test_sqs_delivering_a_batch_two_and_three_times_at_once_sends_each_once(outb
     for body in bodies:
         finish(body, issue_id)
     assert copies(outbox) == Counter(readers)
-    progress = issues.progress(issue_id)
+    progress = send_run.progress(issue_id)
     assert progress["sent"] + progress["failed"] == 30 and progress["remaining"] == 0
-    assert len(issues.failures(issue_id)) == progress["failed"]  # every failure has its reason
+    assert len(send_run.failures(issue_id)) == progress["failed"]  # every failure has its reason
 
 
 def test_the_send_scheduler_running_twice_at_once_queues_one_dispatch(outbox):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import delivery, settings, wiring
+from chalicelib import delivery, send_run, settings, wiring
 from infra import merge
 
 RATES = (1, 14, 50, 200)
@@ -49,7 +49,7 @@ def test_a_send_invocation_finishes_its_batch_within_the_function_timeout_at_eve
     batch_size = event["Properties"]["BatchSize"]
     assert batch_size == wiring.SEND_BATCH_SIZE
     send = _send_function(merge.merge_template(functions, rate)["Resources"])
-    seconds = batch_size * delivery.RECIPIENTS_PER_MESSAGE * send["ReservedConcurrentExecutions"] / rate
+    seconds = batch_size * send_run.RECIPIENTS_PER_MESSAGE * send["ReservedConcurrentExecutions"] / rate
     assert seconds + delivery.STOP_WITH_MS_LEFT / 1000 <= send["Timeout"]
 
 
