@@ -290,7 +290,7 @@ def sessions(coordinator_id: str) -> list[dict]:
     page = aws.table().query(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(keys.sessions_of(coordinator_id)),
                              ScanIndexForward=False)
     now = clock.epoch()
-    return [{"session_id": item["PK"].removeprefix("SESSION#"), "created_at": item["created_at"],
+    return [{"session_id": keys.session_id(item), "created_at": item["created_at"],
              "ends_at": clock.iso(datetime.fromtimestamp(int(item["expires_at"]), timezone.utc))}
             for item in page.get("Items", []) if int(item["expires_at"]) >= now]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 PROFILE = "PROFILE"
 META = "META"
 
-# Subscribers: id is a keyed hash of the normalised address (secrets.keyed_hash).
+# Subscribers: id is a keyed hash of the normalised address (signing_secret.keyed_hash).
 def subscriber(sid: str) -> dict:
     return {"PK": f"SUB#{sid}", "SK": PROFILE}
 
@@ -71,6 +71,11 @@ def month_stats(month: str) -> dict:
     return {"PK": "STATS", "SK": f"MONTH#{month}"}
 
 
+def stats_month(item: dict) -> str:
+    """The month (YYYY-MM) a counters item is for (the inverse of month_stats())."""
+    return item["SK"].removeprefix("MONTH#")
+
+
 # Fixed-window rate-limit counters (TTL'd).
 def rate_counter(scope: str, subject: str, window: int) -> dict:
     return {"PK": f"RATE#{scope}#{subject}#{window}", "SK": "RATE"}
@@ -87,6 +92,10 @@ def coordinator_index() -> dict:
 
 def session(session_id: str) -> dict:
     return {"PK": f"SESSION#{session_id}", "SK": "SESSION"}
+
+
+def session_id(item: dict) -> str:
+    return item["PK"].removeprefix("SESSION#")
 
 
 def sessions_of(coordinator_id: str) -> str:
@@ -197,6 +206,22 @@ def offers_index() -> str:
 def offer_index(expires_at: str, event_id: str, registration_id: str) -> dict:
     # Present only while an offer is open, so the expiry sweep reads just the offers that are due.
     return {"GSI2PK": offers_index(), "GSI2SK": f"{expires_at}#{event_id}#{registration_id}"}
+
+
+# Bounds on the events' GSI1SK (see event_index), for reading the events by start time.
+def events_starting_from(at: str) -> str:
+    """An event starting at or after `at` sorts at or above this; undated ones too ("TBC" sorts after dates)."""
+    return at
+
+
+def events_starting_until(at: str) -> str:
+    """An event starting at or before `at` sorts at or below this: "~" sorts after "#<event id>"."""
+    return f"{at}~"
+
+
+def undated_events() -> str:
+    """The undated ("TBC") events sort at or above this, after every dated one."""
+    return "TBC#"
 
 
 # Newsletter issues and their per-recipient delivery records.

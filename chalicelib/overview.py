@@ -48,7 +48,7 @@ def growth(n: int = MONTHS) -> list[Month]:
     found = {}
     for raw in dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name, wanted):
         item = dynamo.deserialise(raw)
-        found[item["SK"].removeprefix("MONTH#")] = item
+        found[keys.stats_month(item)] = item
     return [Month(m, f"{Date.fromisoformat(m + '-01'):%b %Y}", int(found.get(m, {}).get("joined", 0)),
                   int(found.get(m, {}).get("left", 0))) for m in months]
 

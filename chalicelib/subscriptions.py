@@ -295,7 +295,7 @@ def confirm(token: str) -> dict:
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={
             ":confirmed": "confirmed", ":pending": "pending", ":now": now,
-            ":pk": keys.subscribers_by_status("confirmed"), ":sk": f"{item['created_at']}#{sid}",
+            ":pk": keys.subscribers_by_status("confirmed"), ":sk": keys.subscriber_index("confirmed", item["created_at"], sid)["GSI1SK"],
             ":event": [{"event": "confirmed", "at": now}],
             **({":nonce": item["link_nonce"]} if "link_nonce" in item else {}),
         },
@@ -622,9 +622,9 @@ def suppressions(cursor: dict | None = None) -> tuple[list[dict], dict | None]:
     held = {}
     if ids:
         found = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name,
-                              [{"PK": {"S": keys.subscriber(sid)["PK"]}, "SK": {"S": keys.PROFILE}} for sid in ids],
-                              ProjectionExpression="PK, email, first_name")
-        held = {item["PK"]["S"].removeprefix("SUB#"): {k: v["S"] for k, v in item.items()} for item in found}
+                                 [dynamo.serialise(keys.subscriber(sid)) for sid in ids],
+                                 ProjectionExpression="PK, email, first_name")
+        held = {keys.subscriber_id(person): person for person in map(dynamo.deserialise, found)}
     rows = [{**item, "sid": sid, "person": held.get(sid)} for sid, item in zip(ids, page["Items"])]
     return rows, page.get("LastEvaluatedKey")
 
@@ -672,12 +672,10 @@ def purge_expired_pending() -> int:
     """Delete sign-ups never confirmed in time (DynamoDB TTL does this in AWS, but late and not in moto)."""
     now, purged = clock.epoch(), 0
     for item in iter_by_status("pending"):
-        if int(item.get("expires_at", 0)) < now:
-            aws.table().delete_item(Key=keys.subscriber(item["PK"][4:]),
-                                    ConditionExpression="#s = :pending",
-                                    ExpressionAttributeNames={"#s": "status"},
-                                    ExpressionAttributeValues={":pending": "pending"})
-            purged += 1
+        if int(item.get("expires_at", 0)) < now and dynamo.delete_if(
+                Key=keys.subscriber(keys.subscriber_id(item)), ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":pending": "pending"}):
+            purged += 1  # a person who confirmed meanwhile is kept
     return purged
 
 
