@@ -23,9 +23,9 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class TransactionFailed(Exception):
-    """A transaction was cancelled. `failed` names the items whose condition did not hold (their
-    labels, or their positions when unlabelled); `conflict` is True when another transaction on the
-    same items got there first, so trying again may succeed."""
+    """A transaction was cancelled. `failed` names the items DynamoDB refused, because their condition
+    did not hold or another transaction held them (their labels, or their positions when unlabelled);
+    `conflict` is True when another transaction got there first, so trying again may succeed."""
 
     def __init__(self, failed: list, conflict: bool = False):
         super().__init__(f"transaction cancelled: {', '.join(map(str, failed)) or 'conflict'}")
@@ -172,8 +172,10 @@ def transact(ops: list[Op], client=None) -> None:
         if code not in ("TransactionCanceledException", "TransactionConflictException"):
             raise
         reasons = exc.response.get("CancellationReasons") or []
+        # A reason's code is "ConditionalCheckFailed", "TransactionConflict", ... or "None" for an item
+        # that was fine: unlike the error's own code it has no "Exception" on the end.
         failed = [ops[i].label if ops[i].label is not None else i
-                  for i, reason in enumerate(reasons) if reason.get("Code") == CONDITION_FAILED]
+                  for i, reason in enumerate(reasons) if reason.get("Code") not in (None, "None")]
         conflict = code == "TransactionConflictException" or any(
             reason.get("Code") == "TransactionConflict" for reason in reasons)
         raise TransactionFailed(failed, conflict=conflict or not failed) from exc

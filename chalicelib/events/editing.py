@@ -103,7 +103,7 @@ def cancel_event(event_id: str, message: str = "") -> tuple[dict, Affected]:
 
 def _withdraw_offer(event_id: str, reg: dict) -> None:
     try:
-        store.transact([
+        dynamo.transact([
             store.event_change(event_id, {"held": -1}, "held > :zero", {":zero": 0}),
             store.registration_change(event_id, reg["registration_id"], "withdrawn",
                                       "#s = :o AND offer_expires_at = :exp",

@@ -84,7 +84,7 @@ def register(event_id: str, person: Registration, client: str = "", *, request_n
         rules.ensure_open(event)
         new_status, ops = _registration_attempt(event, rid, arrival, person, request_nonce)
         try:
-            store.transact(ops)
+            dynamo.transact(ops)
         except dynamo.TransactionFailed as refused:
             if store.REGISTRATION in refused.failed:
                 reg = store.get_registration(event_id, rid)
@@ -171,7 +171,7 @@ def release(event_id: str, leaving: dynamo.Op, base: dict[str, int]) -> bool:
             add["free"] = 1
         ops.insert(0, store.event_change(event_id, add, condition, values))
         try:
-            store.transact(ops)
+            dynamo.transact(ops)
         except dynamo.TransactionFailed as refused:
             if store.REGISTRATION in refused.failed:
                 return False
@@ -201,7 +201,7 @@ def offer_free_places(event_id: str) -> int:
             add["free"] = -1
             condition += " AND free > :zero"
         try:
-            store.transact([store.event_change(event_id, add, condition, {":v": event["version"], ":zero": 0}),
+            dynamo.transact([store.event_change(event_id, add, condition, {":v": event["version"], ":zero": 0}),
                             store.offer_change(event, nxt)])
         except dynamo.TransactionFailed:
             store.pause(min(attempt, 20))
@@ -231,7 +231,7 @@ def give_back(token: str) -> tuple[dict, dict]:
 
 def _leave_queue(event_id: str, rid: str) -> None:
     try:
-        store.transact([
+        dynamo.transact([
             store.event_change(event_id, {"waiting": -1}, "waiting > :zero", {":zero": 0}),
             store.registration_change(event_id, rid, "left", "#s = :w", {":w": "waiting"}, remove="GSI2PK, GSI2SK"),
         ])
@@ -269,7 +269,7 @@ def accept_offer(token: str) -> tuple[dict, dict, str]:
         return event, reg, state
     event_id, rid = event["event_id"], reg["registration_id"]
     try:
-        store.transact([
+        dynamo.transact([
             store.event_change(event_id, {"held": -1, "confirmed": 1}, "#s = :scheduled AND held > :zero",
                                {":zero": 0, ":scheduled": "scheduled"}),
             store.registration_change(
@@ -311,7 +311,7 @@ def offer_by_hand(event_id: str, rid: str) -> dict:
         add["free"] = -1
         condition += " AND free > :zero"
     try:
-        store.transact([store.event_change(event_id, add, condition, values), store.offer_change(event, reg)])
+        dynamo.transact([store.event_change(event_id, add, condition, values), store.offer_change(event, reg)])
     except dynamo.TransactionFailed as refused:
         if store.EVENT in refused.failed:
             raise Conflict("There is no free place to offer. Raise the number of places first, "

@@ -259,26 +259,6 @@ def new_registration(item: dict, request_nonce: str = "") -> dynamo.Op:
     return dynamo.put(item, condition, {"#s": "status"}, values, label=REGISTRATION)
 
 
-def transact(ops: list[dynamo.Op]) -> None:
-    """dynamo.transact, with TransactionFailed.failed naming the items whose condition failed.
-
-    A stopgap: dynamo.transact matches each cancellation reason against the error code's name, which
-    ends in "Exception", but a reason's code does not (DynamoDB's and moto's alike), so its `failed` is
-    always empty and every refusal looks like a conflict. Until dynamo.py matches the reason code, the
-    reasons are read here from the error it was raised from, as events always read them (any reason
-    but None). Then delete this and call dynamo.transact."""
-    try:
-        dynamo.transact(ops)
-    except dynamo.TransactionFailed as refused:
-        cause = refused.__cause__
-        if refused.failed or cause is None:
-            raise
-        reasons = getattr(cause, "response", {}).get("CancellationReasons") or []
-        failed = [ops[i].label if ops[i].label is not None else i
-                  for i, reason in enumerate(reasons) if reason.get("Code") not in (None, "None")]
-        raise dynamo.TransactionFailed(failed, conflict=not failed) from cause
-
-
 def pause(attempt: int) -> None:
     """A short, growing, jittered wait before trying a refused transaction again."""
     time.sleep(min(0.2, 0.005 * (attempt + 1)) * (0.5 + secrets.randbelow(100) / 100))

@@ -736,12 +736,12 @@ def test_a_refused_transaction_names_the_item_whose_condition_failed(tables, out
     waiting = events.register(event["event_id"], events.Registration("B", "b@example.org", "", False))
     stale = {**events.get(event["event_id"]), "free": 1}  # a free place the counter no longer has
     with pytest.raises(dynamo.TransactionFailed) as refused:
-        store.transact([store.event_change(event["event_id"], {"held": 1, "free": -1}, "free > :zero", {":zero": 0}),
+        dynamo.transact([store.event_change(event["event_id"], {"held": 1, "free": -1}, "free > :zero", {":zero": 0}),
                         store.offer_change(stale, waiting)])
     assert refused.value.failed == [store.EVENT] and not refused.value.conflict
     confirmed = store.registration_change(event["event_id"], waiting["registration_id"], "cancelled", "#s = :c",
                                           {":c": "confirmed"})
     with pytest.raises(dynamo.TransactionFailed) as refused:
-        store.transact([store.event_change(event["event_id"], {"confirmed": -1}, "confirmed > :zero", {":zero": 0}),
+        dynamo.transact([store.event_change(event["event_id"], {"confirmed": -1}, "confirmed > :zero", {":zero": 0}),
                         confirmed])
     assert refused.value.failed == [store.REGISTRATION]
