@@ -603,7 +603,7 @@ def lift_suppression(sid: str, reason: str, by: str) -> bool:
         aws.table().update_item(
             Key=keys.subscriber(sid), UpdateExpression="SET consent_history = list_append(consent_history, :e)",
             ExpressionAttributeValues={":e": [{"event": "suppression-lifted", "at": now, "reason": reason, "by": by,
-                                               "method": old["Attributes"]["reason"]}]})
+                                               "method": old["reason"]}]})
     logger().info("suppression lifted")
     return True
 

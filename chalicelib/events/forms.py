@@ -130,8 +130,6 @@ def new_form_id() -> str:
 
 
 def parse_registration(data: dict) -> Registration:
-    from chalicelib.subscriptions import normalise_email
-
     errors: dict[str, str] = {}
     name = forms.clean_line(data.get("name"))
     if not name:
@@ -140,7 +138,7 @@ def parse_registration(data: dict) -> Registration:
         errors["name"] = f"Use at most {MAX_NAME} characters."
     email = ""
     try:
-        email = normalise_email(str(data.get("email", "")))
+        email = forms.email_address(data.get("email"))
     except ValidationError as exc:
         errors.update(exc.errors)
     needs = forms.clean_text(data.get("access_needs"))

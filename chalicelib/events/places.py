@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from chalicelib import clock, dynamo, keys, ratelimit
+from chalicelib import clock, dynamo, forms, keys, ratelimit
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import email_links, notices, rules, store
 from chalicelib.events.forms import ACCESS_CONSENT_VERSION, Registration
@@ -54,7 +54,7 @@ def request_registration(event_id: str, person: Registration, client: str = "") 
             notices.already_registered(event, reg)
         return
     count(Metric.EVENT_REGISTRATION_REQUESTS)
-    if ratelimit.allow("event-request", f"{event_id}#{person.email.lower()}", 3):  # a flood of repeats sends a few
+    if ratelimit.allow("event-request", f"{event_id}#{forms.address_key(person.email)}", 3):  # a flood of repeats sends a few
         notices.send(event, item, "request")
 
 

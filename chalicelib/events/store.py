@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from typing import Iterator
 
-from chalicelib import aws, clock, dynamo, keys
+from chalicelib import aws, clock, dynamo, forms, keys
 from chalicelib.errors import NotFound
 from chalicelib.events import rules
 from chalicelib.settings import get_settings
@@ -124,7 +124,7 @@ def next_arrival(event_id: str) -> int:
 # ---------------------------------------------------------------- registrations
 
 def registration_id(event_id: str, email: str) -> str:
-    return keyed_hash("event-registration", f"{event_id}#{email.strip().lower()}")
+    return keyed_hash("event-registration", f"{event_id}#{forms.address_key(email)}")
 
 
 def get_registration(event_id: str, rid: str) -> dict | None:
