@@ -5,7 +5,7 @@ import secrets
 from datetime import date as Date, datetime
 from typing import Any
 
-from chalicelib import aws, dynamo, clock, keys
+from chalicelib import aws, clock, dynamo, forms, keys
 from chalicelib.clock import LONDON, london_to_utc  # noqa: F401 - issues.LONDON and issues.london_to_utc stay
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.observability import logger
@@ -317,7 +317,6 @@ def parse_test_addresses(raw, trusted: tuple[str, ...] = ()) -> list[str]:
     trusted: coordinators' own addresses, taken as they are."""
     import re
 
-    from chalicelib.subscriptions import normalise_email
 
     parts = raw if isinstance(raw, list) else re.split(r"[\s,;]+", str(raw or ""))
     addresses = list(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
@@ -331,7 +330,7 @@ def parse_test_addresses(raw, trusted: tuple[str, ...] = ()) -> list[str]:
             normalised.append(address)
             continue
         try:
-            normalised.append(normalise_email(address))
+            normalised.append(forms.email_address(address))
         except ValidationError:
             raise ValidationError({"test_to": f"“{address[:80]}” is not an email address. "
                                               "Put one address on each line."}) from None
@@ -430,17 +429,3 @@ def published(address: str) -> dict:
 
 def archive_path(issue: dict) -> str:
     return f"/archive/{issue.get('slug') or issue['issue_id']}"
-
-
-# Kept for ses_events.py and subscriptions.py, which count against an issue after its send: the
-# counters are send_run's.
-def count_on(issue_id: str, field: str, by: int = 1) -> None:
-    from chalicelib import send_run
-
-    send_run.count_on(issue_id, field, by)
-
-
-def count_on_latest(field: str) -> None:
-    from chalicelib import send_run
-
-    send_run.count_on_latest(field)

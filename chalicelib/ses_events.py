@@ -51,10 +51,10 @@ def handle(message: str) -> str:
     elif event.kind == "complaint":
         count(Metric.COMPLAINTS, len(event.recipients))
     if event.issue_id and event.kind != "soft-bounce":
-        from chalicelib import issues
+        from chalicelib import send_run
 
-        issues.count_on(event.issue_id, "bounced" if event.kind == "hard-bounce" else "complaints",
-                        len(event.recipients))
+        send_run.count_on(event.issue_id, "bounced" if event.kind == "hard-bounce" else "complaints",
+                          len(event.recipients))
     for address in event.recipients:
         if event.kind == "soft-bounce":
             subscriptions.record_soft_bounce(address)

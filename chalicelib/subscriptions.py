@@ -80,7 +80,6 @@ def email_id(email: str) -> str:
     return keyed_hash("email", forms.address_key(email))
 
 
-normalise_email = forms.email_address  # the name other capabilities used before forms held it
 
 
 def parse_subscribe(data: dict, method: str) -> SubscribeRequest:
@@ -411,11 +410,11 @@ def count_month(field: str, by: int = 1) -> None:
 
 def _left(item: dict) -> None:
     """Someone confirmed stopped being subscribed: counted this month, and against the latest issue."""
-    from chalicelib import issues  # issues does not import subscriptions: imported on use all the same
+    from chalicelib import send_run  # which imports subscriptions: imported on use
 
     if item.get("status") == "confirmed":
         count_month("left")
-        issues.count_on_latest("unsubscribes")
+        send_run.count_on_latest("unsubscribes")
 
 
 def _unsubscribe(sid: str, item: dict, method: str, **details: str) -> None:

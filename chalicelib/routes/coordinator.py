@@ -5,7 +5,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 from chalice import Blueprint, Response
 
-from chalicelib import audience, auth, subscriptions, tokens, web
+from chalicelib import audience, auth, forms, links, subscriptions, tokens, web
 from chalicelib.errors import Forbidden, RateLimited, ValidationError
 from chalicelib.forms import ticked
 from chalicelib.rendering import render_page
@@ -283,12 +283,12 @@ def _suppressions_page(coordinator, values: dict | None = None, errors: dict | N
     query = bp.current_request.query_params or {}
     cursor = None
     if query.get("after"):
-        cursor = tokens.verify("suppressions-page", str(query["after"]))
+        cursor = tokens.verify(links.Purpose.SUPPRESSIONS_PAGE, str(query["after"]))
     rows, last = subscriptions.suppressions(cursor if isinstance(cursor, dict) else None)
     return web.html(render_page(
         "coordinator/suppressions.html", coordinator=coordinator, rows=rows, kinds=subscriptions.SUPPRESSION_KINDS,
         liftable=subscriptions.LIFTABLE, next_url=("/coordinator/suppressions?" + urlencode(
-            {"after": tokens.sign("suppressions-page", last)})) if last else "",
+            {"after": tokens.sign(links.Purpose.SUPPRESSIONS_PAGE, last)})) if last else "",
         values=values or {}, errors=errors or {}, notice=SUPPRESSION_DONE.get(str(query.get("done", "")), "")),
         status=status)
 
@@ -308,7 +308,7 @@ def add_suppression(coordinator):
     except ValidationError as error:
         errors["note"] = error.errors["reason"]
     try:
-        subscriptions.normalise_email(values["email"])
+        forms.email_address(values["email"])
     except ValidationError as error:
         errors["email"] = error.errors["email"]
     if errors:
