@@ -21,18 +21,23 @@ from chalicelib.wiring import Metric
 _FULL = "This event is full and has no waiting list."
 
 
-def request_registration(event_id: str, person: Registration, client: str = "") -> None:
-    """What the public form does: keep the request as "pending" and email the address a link to confirm it.
-
-    Nothing counts until the confirmation, so nothing a stranger can see moves, and the caller always
-    shows the same page: whether this address was already registered is only ever told to the address."""
+def _open_to(event_id: str, person: Registration, client: str) -> tuple[dict, str]:
+    """The event, if it takes this person's registration now, and their registration id; else the error."""
     if client:  # one machine registering many addresses would be mailing strangers
         ratelimit.enforce("event-register-client", client, get_settings().event_registrations_per_client_per_hour)
     event = store.get_or_404(event_id)
     rules.ensure_open(event)
     if rules.availability_of(event) is Availability.FULL:
         raise Conflict(_FULL)
-    rid = store.registration_id(event_id, person.email)
+    return event, store.registration_id(event_id, person.email)
+
+
+def request_registration(event_id: str, person: Registration, client: str = "") -> None:
+    """What the public form does: keep the request as "pending" and email the address a link to confirm it.
+
+    Nothing counts until the confirmation, so nothing a stranger can see moves, and the caller always
+    shows the same page: whether this address was already registered is only ever told to the address."""
+    event, rid = _open_to(event_id, person, client)
     existing = store.get_registration(event_id, rid)
     if existing and existing["status"] in rules.ACTIVE:
         notices.already_registered(event, existing)
@@ -54,7 +59,8 @@ def request_registration(event_id: str, person: Registration, client: str = "") 
             notices.already_registered(event, reg)
         return
     count(Metric.EVENT_REGISTRATION_REQUESTS)
-    if ratelimit.allow("event-request", f"{event_id}#{forms.address_key(person.email)}", 3):  # a flood of repeats sends a few
+    # a flood of repeats sends a few
+    if ratelimit.allow("event-request", f"{event_id}#{forms.address_key(person.email)}", 3):
         notices.send(event, item, "request")
 
 
@@ -71,13 +77,7 @@ def register(event_id: str, person: Registration, client: str = "", *, request_n
     """Confirm a place if one is free to the public, else join the waiting list (if it has one).
 
     With `request_nonce`, only the pending request carrying it becomes the registration."""
-    if client:
-        ratelimit.enforce("event-register-client", client, get_settings().event_registrations_per_client_per_hour)
-    event = store.get_or_404(event_id)
-    rules.ensure_open(event)
-    if rules.availability_of(event) is Availability.FULL:
-        raise Conflict(_FULL)
-    rid = store.registration_id(event_id, person.email)
+    event, rid = _open_to(event_id, person, client)
     arrival = store.next_arrival(event_id)
     for attempt in range(store.MAX_ATTEMPTS):
         event = store.get_or_404(event_id)
