@@ -51,7 +51,7 @@ def once(purpose: str, recipient_id: str, store: ClaimStore | None = None, **att
     first = store.claim(purpose, recipient_id, **attributes)
     try:
         yield first
-    except BaseException:
+    except Exception:  # not an interrupt: the message may have left, and a retry would send it twice
         if first:
             store.release(purpose, recipient_id)
         raise
