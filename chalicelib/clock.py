@@ -15,8 +15,8 @@ def now() -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=_offset_seconds)
 
 
-def epoch() -> int:
-    return int(now().timestamp())
+def epoch(moment: datetime | None = None) -> int:
+    return int((moment or now()).timestamp())
 
 
 def iso(moment: datetime | None = None) -> str:

@@ -2,6 +2,10 @@
 milliseconds. Each one passes the same contract test as the real repository (tests/contracts)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.ratelimit import FailureRun
+
 
 class FakeClaimStore:
     """claims.ClaimStore in a dict: the first claim of a (purpose, recipient) wins until released."""
@@ -17,3 +21,45 @@ class FakeClaimStore:
 
     def release(self, purpose: str, recipient_id: str) -> None:
         self.held.pop((purpose, recipient_id), None)
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it: pass it wherever a service takes `now`."""
+
+    def __init__(self, start: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)):
+        self.moment = start
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+class FakeRateLimitStore:
+    """ratelimit.RateLimitStore in two dicts: hits per (scope, subject, window) and failure runs."""
+
+    def __init__(self):
+        self.hits: dict[tuple[str, str, int], int] = {}
+        self.runs: dict[tuple[str, str], FailureRun] = {}
+
+    def count(self, scope: str, subject: str, window: int, limit: int, expires_at: int) -> bool:
+        key = (scope, subject, window)
+        if key in self.hits and self.hits[key] >= limit:
+            return False
+        self.hits[key] = self.hits.get(key, 0) + 1
+        return True
+
+    def uncount(self, scope: str, subject: str, window: int) -> None:
+        key = (scope, subject, window)
+        if self.hits.get(key, 0) > 0:
+            self.hits[key] -= 1
+
+    def run(self, scope: str, subject: str) -> FailureRun | None:
+        return self.runs.get((scope, subject))
+
+    def set_run(self, scope: str, subject: str, run: FailureRun) -> None:
+        self.runs[(scope, subject)] = run
+
+    def clear_run(self, scope: str, subject: str) -> None:
+        self.runs.pop((scope, subject), None)
