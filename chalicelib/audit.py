@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextvars
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Iterator
+from datetime import date, datetime, timedelta
+from typing import Callable, Iterator, Protocol
 
-from chalicelib import aws, clock, keys
+from chalicelib import aws, clock, dynamo, keys
 from chalicelib.settings import get_settings
 
 _ABOUT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("audit_about", default=None)
@@ -41,6 +41,50 @@ class Entry:
     @property
     def action_words(self) -> str:
         return words(self.action)
+
+
+class AuditStore(Protocol):
+    def add(self, entry: Entry, expires_at: int) -> None: ...
+
+    def in_month(self, month: str, start: date, end: date, who_id: str = "", action: str = "") -> Iterator[Entry]: ...
+
+
+class DynamoAuditStore:
+    """Entries as items of one partition a month, sorted by time: a month's days are one range query."""
+
+    def add(self, entry: Entry, expires_at: int) -> None:
+        aws.table().put_item(
+            Item={
+                **keys.audit_entry(entry.at[:7], entry.at, secrets.token_hex(4)),
+                "at": entry.at,
+                "who_id": entry.who_id,
+                "who_name": entry.who_name,
+                "action": entry.action,
+                "record": entry.record,
+                "outcome": entry.outcome,
+                "detail": entry.detail,
+                "expires_at": expires_at,
+            },
+            ConditionExpression="attribute_not_exists(PK)",  # appended, never overwritten
+        )
+
+    def in_month(self, month: str, start: date, end: date, who_id: str = "", action: str = "") -> Iterator[Entry]:
+        """The month's entries from `start` to `end` (whole days), newest first."""
+        from boto3.dynamodb.conditions import Attr, Key
+
+        low, high = start.isoformat(), (end + timedelta(days=1)).isoformat()
+        condition = None
+        if who_id:
+            condition = Attr("who_id").eq(who_id)
+        if action:
+            condition = Attr("action").eq(action) if condition is None else condition & Attr("action").eq(action)
+        query = {"KeyConditionExpression": Key("PK").eq(keys.audit_month(month)) & Key("SK").between(low, high),
+                 "ScanIndexForward": False}
+        if condition is not None:
+            query["FilterExpression"] = condition
+        for item in dynamo.query_items(**query):
+            yield Entry(at=item["at"], who_id=item["who_id"], who_name=item["who_name"], action=item["action"],
+                        record=item.get("record", ""), outcome=item["outcome"], detail=item.get("detail", ""))
 
 
 def words(action: str) -> str:
@@ -71,30 +115,21 @@ def _record_text(record: dict | None) -> str:
 
 
 def append(action: str, *, who_id: str, who_name: str, record: dict | None = None,
-           outcome: str = DONE, detail: str = "") -> None:
+           outcome: str = DONE, detail: str = "", store: AuditStore | None = None,
+           now: Callable[[], datetime] | None = None) -> None:
     """Append one entry. `detail` is a fixed phrase of ours (a role's name, a reason code), never input."""
-    at = clock.iso()
+    moment = (now or clock.now)()
+    entry = Entry(at=clock.iso(moment), who_id=who_id or "unknown", who_name=who_name or "unknown", action=action,
+                  record=_record_text(record), outcome=outcome, detail=detail)
     retention = get_settings().audit_retention_days
-    aws.table().put_item(
-        Item={
-            **keys.audit_entry(at[:7], at, secrets.token_hex(4)),
-            "at": at,
-            "who_id": who_id or "unknown",
-            "who_name": who_name or "unknown",
-            "action": action,
-            "record": _record_text(record),
-            "outcome": outcome,
-            "detail": detail,
-            "expires_at": clock.epoch() + retention * 86400,
-        },
-        ConditionExpression="attribute_not_exists(PK)",  # appended, never overwritten
-    )
+    (store or DynamoAuditStore()).add(entry, expires_at=clock.epoch(moment) + retention * 86400)
 
 
-def by(coordinator, action: str, record: dict | None = None, outcome: str = DONE, detail: str = "") -> None:
+def by(coordinator, action: str, record: dict | None = None, outcome: str = DONE, detail: str = "",
+       store: AuditStore | None = None) -> None:
     """An entry for what this signed-in coordinator did (with the record a view named, if it did)."""
     append(action, who_id=coordinator.id, who_name=coordinator.name, record={**(record or {}), **(named() or {})},
-           outcome=outcome, detail=detail)
+           outcome=outcome, detail=detail, store=store)
 
 
 def _months(start: date, end: date) -> list[str]:
@@ -105,30 +140,12 @@ def _months(start: date, end: date) -> list[str]:
     return months
 
 
-def entries(start: date, end: date, who_id: str = "", action: str = "") -> Iterator[Entry]:
+def entries(start: date, end: date, who_id: str = "", action: str = "",
+            store: AuditStore | None = None) -> Iterator[Entry]:
     """Entries from `start` to `end` (whole days, UTC), newest first, optionally one person's or one action's."""
-    from boto3.dynamodb.conditions import Attr, Key
-
-    low, high = start.isoformat(), (end + timedelta(days=1)).isoformat()
-    condition = None
-    if who_id:
-        condition = Attr("who_id").eq(who_id)
-    if action:
-        condition = Attr("action").eq(action) if condition is None else condition & Attr("action").eq(action)
+    store = store or DynamoAuditStore()
     for month in _months(start, end):
-        query = {"KeyConditionExpression": Key("PK").eq(keys.audit_month(month)) & Key("SK").between(low, high),
-                 "ScanIndexForward": False}
-        if condition is not None:
-            query["FilterExpression"] = condition
-        while True:
-            page = aws.table().query(**query)
-            for item in page.get("Items", []):
-                yield Entry(at=item["at"], who_id=item["who_id"], who_name=item["who_name"],
-                            action=item["action"], record=item.get("record", ""), outcome=item["outcome"],
-                            detail=item.get("detail", ""))
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from store.in_month(month, start, end, who_id, action)
 
 
 def as_csv(rows) -> str:

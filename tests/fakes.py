@@ -2,8 +2,10 @@
 milliseconds. Each one passes the same contract test as the real repository (tests/contracts)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from typing import Iterator
 
+from chalicelib.audit import Entry
 from chalicelib.ratelimit import FailureRun
 
 
@@ -63,3 +65,19 @@ class FakeRateLimitStore:
 
     def clear_run(self, scope: str, subject: str) -> None:
         self.runs.pop((scope, subject), None)
+
+
+class FakeAuditStore:
+    """audit.AuditStore as a list, appended to and never changed, read a month at a time as the table is."""
+
+    def __init__(self):
+        self.appended: list[tuple[Entry, int]] = []
+
+    def add(self, entry: Entry, expires_at: int) -> None:
+        self.appended.append((entry, expires_at))
+
+    def in_month(self, month: str, start: date, end: date, who_id: str = "", action: str = "") -> Iterator[Entry]:
+        found = [entry for entry, _ in self.appended
+                 if entry.at[:7] == month and start.isoformat() <= entry.at[:10] <= end.isoformat()
+                 and (not who_id or entry.who_id == who_id) and (not action or entry.action == action)]
+        yield from sorted(found, key=lambda entry: entry.at, reverse=True)
