@@ -16,6 +16,7 @@ from chalicelib.observability import count, logger
 from chalicelib.wiring import Metric
 from chalicelib.signing_secret import keyed_hash
 from chalicelib.settings import get_settings
+from chalicelib.suppressions import DynamoSuppressionStore, SuppressionStore
 
 TOPICS = {
     "newsletter": "The monthly #PeerTalk newsletter",
@@ -148,8 +149,8 @@ def load(sid: str) -> dict | None:
     return aws.table().get_item(Key=keys.subscriber(sid)).get("Item")
 
 
-def suppression_of(sid: str) -> dict | None:
-    return aws.table().get_item(Key=keys.suppression(sid)).get("Item")
+def suppression_of(sid: str, store: SuppressionStore | None = None) -> dict | None:
+    return (store or DynamoSuppressionStore()).get(sid)
 
 
 def subscribe(request: SubscribeRequest, client: str) -> None:
@@ -300,7 +301,7 @@ def confirm(token: str) -> dict:
         },
     ):
         return _signup(token)[1]  # a concurrent click confirmed it first (or it is gone: an error)
-    aws.table().delete_item(Key=keys.suppression(sid))  # a fresh opt-in lifts an erasure or opt-out
+    DynamoSuppressionStore().delete(sid)  # a fresh opt-in lifts an erasure or opt-out
     count_month("joined")
     count(Metric.CONFIRMATIONS)
     emails.send(item["email"], "welcome", "Welcome to #PeerTalk", purpose="welcome",
@@ -459,11 +460,11 @@ def erase(token: str) -> None:
 
 def erase_subscriber(sid: str) -> None:
     """Delete everything held about a subscriber but a hashed suppression entry (by them or for them)."""
-    table = aws.table()
-    suppressed = suppression_of(sid)
+    store = DynamoSuppressionStore()
+    suppressed = store.get(sid)
     if not (suppressed and suppressed.get("reason") in HARD_SUPPRESSION):  # a bounce or complaint stays
-        table.put_item(Item=_suppression(sid, "erased"))
-    old = table.delete_item(Key=keys.subscriber(sid), ReturnValues="ALL_OLD").get("Attributes")
+        store.put(sid, "erased", clock.iso())
+    old = aws.table().delete_item(Key=keys.subscriber(sid), ReturnValues="ALL_OLD").get("Attributes")
     if old:
         _left(old)
     logger().info("subscriber erased")
@@ -545,18 +546,13 @@ def resume(token: str) -> bool:
     return True
 
 
-def _suppression(sid: str, reason: str, **details: str) -> dict:
-    at = clock.iso()
-    return {**keys.suppression(sid), **keys.suppression_index(at, sid), "reason": reason, "at": at, **details}
-
-
-def suppress(email: str, reason: str) -> bool:
+def suppress(email: str, reason: str, store: SuppressionStore | None = None) -> bool:
     """Stop all mail to a known address (hard bounce, complaint). False for unknown addresses."""
     sid = email_id(email)
     item = load(sid)
     if not item:
         return False
-    aws.table().put_item(Item=_suppression(sid, reason))
+    (store or DynamoSuppressionStore()).put(sid, reason, clock.iso())
     _mark_suppressed(sid, reason)
     _unsubscribe(sid, item, reason) if item["status"] != "unsubscribed" else None
     return True
@@ -569,15 +565,16 @@ def _mark_suppressed(sid: str, reason: str | None) -> None:
                      **({"ExpressionAttributeValues": update[1]} if update[1] else {}))
 
 
-def suppress_by_hand(raw_email: str, note: str, by: str) -> str:
+def suppress_by_hand(raw_email: str, note: str, by: str, store: SuppressionStore | None = None) -> str:
     """A coordinator stops all mail to an address (someone asked never to be emailed, say), whether or
     not it is on the list. Only its keyed hash is kept, with the note. Returns the subscriber id."""
+    store = store or DynamoSuppressionStore()
     email = forms.email_address(raw_email)
     sid = email_id(email)
-    existing = suppression_of(sid)
+    existing = store.get(sid)
     if existing and existing.get("reason") in HARD_SUPPRESSION:
         return sid  # already stopped: the first reason stays
-    aws.table().put_item(Item=_suppression(sid, "manual", note=note, by=by))
+    store.put(sid, "manual", clock.iso(), note=note, by=by)
     item = load(sid)
     if item:
         _mark_suppressed(sid, "manual")
@@ -587,13 +584,11 @@ def suppress_by_hand(raw_email: str, note: str, by: str) -> str:
     return sid
 
 
-def lift_suppression(sid: str, reason: str, by: str) -> bool:
+def lift_suppression(sid: str, reason: str, by: str, store: SuppressionStore | None = None) -> bool:
     """Let a bounced (or coordinator-stopped) address be mailed again, with a written reason kept in
     the person's consent history. They stay unsubscribed; signing up again is up to them. False if
     there was no such suppression (a second press)."""
-    old = dynamo.delete_returning(
-        Key=keys.suppression(sid), ConditionExpression="#r IN (:b, :m)", ExpressionAttributeNames={"#r": "reason"},
-        ExpressionAttributeValues={":b": LIFTABLE[0], ":m": LIFTABLE[1]})
+    old = (store or DynamoSuppressionStore()).delete_if(sid, LIFTABLE)
     if old is None:
         return False
     _mark_suppressed(sid, None)
@@ -610,22 +605,18 @@ def lift_suppression(sid: str, reason: str, by: str) -> bool:
 SUPPRESSIONS_PAGE = 50
 
 
-def suppressions(cursor: dict | None = None) -> tuple[list[dict], dict | None]:
+def suppressions(cursor: dict | None = None, store: SuppressionStore | None = None) -> tuple[list[dict], dict | None]:
     """One page of suppressions, newest first, each with the person's item if data is still held."""
-    from boto3.dynamodb.conditions import Key
-
-    page = aws.table().query(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(keys.suppressions_index()),
-                             ScanIndexForward=False, Limit=SUPPRESSIONS_PAGE,
-                             **({"ExclusiveStartKey": cursor} if cursor else {}))
-    ids = [keys.suppressed_id(item) for item in page["Items"]]
+    page, last = (store or DynamoSuppressionStore()).newest(SUPPRESSIONS_PAGE, cursor)
+    ids = [sid for sid, _ in page]
     held = {}
     if ids:
         found = dynamo.batch_get(aws.dynamodb_client(), get_settings().table_name,
                                  [dynamo.serialise(keys.subscriber(sid)) for sid in ids],
                                  ProjectionExpression="PK, email, first_name")
         held = {keys.subscriber_id(person): person for person in map(dynamo.deserialise, found)}
-    rows = [{**item, "sid": sid, "person": held.get(sid)} for sid, item in zip(ids, page["Items"])]
-    return rows, page.get("LastEvaluatedKey")
+    rows = [{**record, "sid": sid, "person": held.get(sid)} for sid, record in page]
+    return rows, last
 
 
 def record_soft_bounce(email: str) -> bool:
@@ -637,8 +628,8 @@ def record_soft_bounce(email: str) -> bool:
     return True
 
 
-def is_suppressed(sid: str) -> bool:
-    return suppression_of(sid) is not None
+def is_suppressed(sid: str, store: SuppressionStore | None = None) -> bool:
+    return suppression_of(sid, store) is not None
 
 
 def iter_by_status(status: str, page_size: int = 500) -> Iterator[dict]:

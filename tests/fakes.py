@@ -81,3 +81,32 @@ class FakeAuditStore:
                  if entry.at[:7] == month and start.isoformat() <= entry.at[:10] <= end.isoformat()
                  and (not who_id or entry.who_id == who_id) and (not action or entry.action == action)]
         yield from sorted(found, key=lambda entry: entry.at, reverse=True)
+
+
+class FakeSuppressionStore:
+    """suppressions.SuppressionStore in a dict of records by address id, listed newest first as GSI1 lists them."""
+
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+
+    def get(self, sid: str) -> dict | None:
+        return dict(self.records[sid]) if sid in self.records else None
+
+    def put(self, sid: str, reason: str, at: str, **details: str) -> None:
+        self.records[sid] = {"reason": reason, "at": at, **details}
+
+    def delete(self, sid: str) -> None:
+        self.records.pop(sid, None)
+
+    def delete_if(self, sid: str, reasons: tuple[str, ...]) -> dict | None:
+        if self.records.get(sid, {}).get("reason") not in reasons:
+            return None
+        return self.records.pop(sid)
+
+    def newest(self, limit: int, cursor: dict | None = None) -> tuple[list[tuple[str, dict]], dict | None]:
+        ordered = sorted(self.records.items(), key=lambda pair: (pair[1]["at"], pair[0]), reverse=True)
+        if cursor:
+            ordered = [pair for pair in ordered if (pair[1]["at"], pair[0]) < (cursor["at"], cursor["sid"])]
+        page = [(sid, dict(record)) for sid, record in ordered[:limit]]
+        more = len(ordered) > limit
+        return page, {"at": page[-1][1]["at"], "sid": page[-1][0]} if more else None
