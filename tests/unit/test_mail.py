@@ -126,3 +126,30 @@ def test_recording_sender_keeps_messages():
     fake = RecordingSender()
     fake.send(BASE)
     assert fake.to("Sam <sam@example.org>") == [BASE]
+
+
+@given(st.binary(max_size=4000))
+def test_the_per_copy_base64_is_what_the_standard_library_writes(data):
+    import base64
+
+    from chalicelib.mail import base64_lines
+
+    assert base64_lines(data) == base64.encodebytes(data).rstrip(b"\n")
+
+
+@given(st.sampled_from(["sam@example.org", "a.b+c@mail.example-1.org", "o'neil@example.org", "x@y",
+                        "Sam <sam@example.org>", "\"a b\"@example.org", "a..b@example.org", ".a@example.org",
+                        "sam@example.org ", "sam@[127.0.0.1]", "#PeerTalk <news@peerpost.example.org>"]))
+def test_the_quick_path_for_a_bare_address_parses_as_getaddresses_does(value):
+    from email.headerregistry import Address
+    from email.utils import getaddresses
+
+    from chalicelib import mail
+
+    (name, addr), = getaddresses([mail._clean(value)])
+    if "@" not in addr:
+        with pytest.raises(ValueError):
+            mail._address(value)
+        return
+    username, domain = addr.rsplit("@", 1)
+    assert mail._address(value) == Address(display_name=mail._clean(name), username=username, domain=domain)
