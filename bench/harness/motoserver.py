@@ -63,6 +63,24 @@ def query_without_the_table_sort(original):
     return query
 
 
+def answers_as_they_are(original):
+    """moto 5.2 builds each DynamoDB answer, already in DynamoDB's JSON, then walks it again through
+    botocore's output model to serialise it: about 2 ms an item, so a 1,400-id page of the audience
+    took seconds and a 100-reader BatchGetItem 160 ms. An answer that is plain JSON as it stands (no
+    binary values or dates, which the model's walk encodes) is sent as it stands; any other goes the
+    model's way. botocore reads both alike: it parses by the output shape, and skips nulls."""
+    import json
+
+    def execute_result(self, context):
+        try:
+            body = json.dumps(self.result, separators=(",", ":"))
+        except TypeError:  # bytes, a datetime: only the model's walk encodes them
+            return original(self, context)
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    return execute_result
+
+
 def serialised(app):
     lock = threading.Lock()
 
@@ -82,7 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.serial:
         from moto.dynamodb.models.table import Table
 
+        from moto.dynamodb.responses import DynamoResult
+
         Table.query = query_without_the_table_sort(Table.query)
+        DynamoResult.execute_result = answers_as_they_are(DynamoResult.execute_result)
     app = DomainDispatcherApplication(create_backend_app)
     from waitress import create_server
 

@@ -28,16 +28,22 @@ def test_300_readers_3_senders_20_percent_throttled_one_killed_and_duplicates_ea
     assert len(unsent) <= 1 and all(outcomes[r] == "failed" for r in unsent)
 
 
-def test_the_dynamodb_stand_ins_quicker_query_answers_exactly_as_moto_does(aws_mock, monkeypatch):
-    """bench/harness/motoserver.py spares moto's sort of the whole table on each Query; the answers,
-    their order and their pages must stay moto's own, on the table and on an index, both directions."""
+def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, monkeypatch):
+    """bench/harness/motoserver.py spares moto's sort of the whole table on each Query and its second
+    walk over each answer; the answers (items of every type, their order, pages, the item a refused
+    condition or an update gives back, unprocessed keys) must stay moto's own."""
+    from decimal import Decimal
+
     import boto3
     from boto3.dynamodb.conditions import Attr, Key
+    from botocore.exceptions import ClientError
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoResult
 
     from bench.harness import motoserver
 
-    table = boto3.resource("dynamodb", region_name="eu-west-2").create_table(
+    resource = boto3.resource("dynamodb", region_name="eu-west-2")
+    table = resource.create_table(
         TableName="t", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "G", "GS")],
@@ -45,26 +51,57 @@ def test_the_dynamodb_stand_ins_quicker_query_answers_exactly_as_moto_does(aws_m
             {"AttributeName": "G", "KeyType": "HASH"}, {"AttributeName": "GS", "KeyType": "RANGE"}]}])
     with table.batch_writer() as batch:
         for i in range(60):
-            batch.put_item(Item={"PK": f"P#{i % 4}", "SK": f"S#{59 - i:03}", "n": i,
+            batch.put_item(Item={"PK": f"P#{i % 4}", "SK": f"S#{59 - i:03}", "n": i, "f": Decimal("1.5"),
+                                 "tags": {"a", f"t{i}"}, "m": {"l": [1, "x", None, True]},
+                                 **({"blob": b"\x00\xff"} if i == 5 else {}),
                                  **({"G": f"g{i % 3}", "GS": f"{i % 5}"} if i % 7 else {})})
     queries = [dict(KeyConditionExpression=Key("PK").eq("P#1")),
                dict(KeyConditionExpression=Key("PK").eq("P#2") & Key("SK").begins_with("S#0"), ScanIndexForward=False),
                dict(KeyConditionExpression=Key("PK").eq("P#3"), FilterExpression=Attr("n").gt(20), Limit=4),
+               dict(KeyConditionExpression=Key("PK").eq("P#3"), ProjectionExpression="n, m, tags"),
                dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g1")),
                dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g2") & Key("GS").gte("2"), ScanIndexForward=False),
-               dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g0"), Limit=3),
+               dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g0"), Limit=3, ProjectionExpression="PK, n"),
                dict(KeyConditionExpression=Key("PK").eq("P#9"))]
 
     def pages(query: dict) -> list:
         answers, start = [], None
         while True:
             page = table.query(**query, **({"ExclusiveStartKey": start} if start else {}))
-            answers.append(([item["n"] for item in page["Items"]], page.get("LastEvaluatedKey")))
+            answers.append((page["Items"], page["Count"], page.get("LastEvaluatedKey")))
             start = page.get("LastEvaluatedKey")
             if not start:
                 return answers
 
-    as_moto_answers = [pages(q) for q in queries]
+    def answers(round_: int) -> list:
+        found = [pages(q) for q in queries]
+        found.append(table.get_item(Key={"PK": "P#1", "SK": "S#058"}, ProjectionExpression="n, f, tags")["Item"])
+        found.append("Item" in table.get_item(Key={"PK": "P#1", "SK": "none"}))
+        found.append(resource.batch_get_item(RequestItems={"t": {"Keys": [
+            {"PK": "P#0", "SK": "S#059"}, {"PK": "P#2", "SK": "S#057"}, {"PK": "P#2", "SK": "none"}]}})["Responses"]["t"])
+        try:
+            table.put_item(Item={"PK": "P#0", "SK": "S#059"}, ConditionExpression="attribute_not_exists(PK)",
+                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            found.append((exc.response["Error"]["Code"], exc.response.get("Item")))
+        found.append(table.update_item(Key={"PK": "U#1", "SK": "counter"}, UpdateExpression="ADD c :one SET r = :r",
+                                       ExpressionAttributeValues={":one": 1, ":r": round_},
+                                       ReturnValues="ALL_NEW")["Attributes"])
+        found.append(table.put_item(Item={"PK": "N#1", "SK": str(round_)}).get("Attributes"))
+        return found
+
+    as_moto_answers = answers(1)
     monkeypatch.setattr(Table, "query", motoserver.query_without_the_table_sort(Table.query))
-    assert [pages(q) for q in queries] == as_moto_answers
-    assert len(as_moto_answers[2]) > 1 and len(as_moto_answers[5]) > 1 and as_moto_answers[6] == [([], None)]
+    walked = []
+
+    def by_the_model(result, context):
+        walked.append(context.operation_model.name)
+        return moto_s(result, context)
+
+    moto_s = DynamoResult.execute_result
+    monkeypatch.setattr(DynamoResult, "execute_result", motoserver.answers_as_they_are(by_the_model))
+    quicker = answers(1)
+    quicker[-2]["c"] -= 1  # the update ran twice
+    assert quicker == as_moto_answers
+    assert walked and set(walked) <= {"Query"} and len(walked) < 4  # only the pages holding the one binary value
+    assert len(as_moto_answers[2]) > 1 and len(as_moto_answers[6]) > 1 and as_moto_answers[7] == [([], 0, None)]
