@@ -44,6 +44,32 @@ def release(purpose: str, recipient_id: str, store: ClaimStore | None = None) ->
     (store or DynamoClaimStore()).release(purpose, recipient_id)
 
 
+# ---------------------------------------------------------------- purposes
+# Every claim's purpose, built here only. A purpose names one message to one person: a changed
+# spelling would read as a new message, and everyone would get it again.
+
+SAFEGUARDING_ALERT = "story-safeguarding"
+SAFEGUARDING_SECOND_ALERT = "story-safeguarding-second"
+
+
+def event_offer(offer_expires_at: str) -> str:
+    """One email per offer of a place (a new offer has a new expiry)."""
+    return f"event-offer#{offer_expires_at}"
+
+
+def event_reminder(event_id: str, starts_at: str) -> str:
+    """One reminder per event and start time (a moved event reminds again)."""
+    return f"event-reminder#{event_id}#{starts_at}"
+
+
+def event_change(event_id: str, version) -> str:
+    return f"event-change#{event_id}#{version}"
+
+
+def event_cancelled(event_id: str) -> str:
+    return f"event-cancelled#{event_id}"
+
+
 @contextmanager
 def once(purpose: str, recipient_id: str, store: ClaimStore | None = None, **attributes) -> Iterator[bool]:
     """Yields whether this caller holds the claim; an exception inside gives a held claim back."""

@@ -129,7 +129,7 @@ def second_alerts() -> int:
             continue
         for item in stories.iter_by_status(status):
             if (not item.get("safeguarding") or item.get("safeguarding_handled_at")
-                    or item["created_at"] > cutoff or not claims.claim("story-safeguarding-second", item["story_id"])):
+                    or item["created_at"] > cutoff or not claims.claim(claims.SAFEGUARDING_SECOND_ALERT, item["story_id"])):
                 continue
             for lead in leads:
                 emails.send(lead["email"], "story_safeguarding", "Safeguarding: a flag is still not handled",

@@ -289,7 +289,7 @@ def submit(submission: Submission, client: str) -> str:
 
 def _alert_safeguarding(story_id: str) -> None:
     """Tell the safeguarding contact at once, with a link and never the story's words."""
-    if not claims.claim("story-safeguarding", story_id):
+    if not claims.claim(claims.SAFEGUARDING_ALERT, story_id):
         return
     count(Metric.STORIES_SAFEGUARDING_FLAGGED)
     emails.send(get_settings().safeguarding_email, "story_safeguarding", "Safeguarding: a story needs reading today",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from chalicelib import clock, dynamo, keys
+from chalicelib import claims, clock, dynamo, keys
 from chalicelib.errors import Conflict, ValidationError
 from chalicelib.events import notices, places, rules, store
 from chalicelib.events.forms import PAST_DATE
@@ -93,7 +93,7 @@ def cancel_event(event_id: str, message: str = "") -> tuple[dict, Affected]:
     told = [r for r in store.registrations(event_id) if r["status"] in ("confirmed", "waiting", "withdrawn")
             and (r["status"] != "withdrawn" or r.get("withdrawn_by_cancellation"))]
     reached = Affected(*(sum(r["status"] == s for r in told) for s in ("confirmed", "waiting", "withdrawn")))
-    notices.tell_each(event, told, f"event-cancelled#{event_id}", "cancelled_event")
+    notices.tell_each(event, told, claims.event_cancelled(event_id), "cancelled_event")
     for reg in store.registrations(event_id):  # nobody needs arrangements for an event that will not happen
         if "access_needs" in reg:
             store.forget_access_needs(event_id, reg["registration_id"])

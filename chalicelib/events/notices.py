@@ -99,7 +99,7 @@ def send_offer(event_id: str, rid: str) -> None:
     event = store.get_or_404(event_id)
     if rules.status(event) != "scheduled":
         return
-    with claims.once(f"event-offer#{reg['offer_expires_at']}", rid) as first:
+    with claims.once(claims.event_offer(reg["offer_expires_at"]), rid) as first:
         if first:
             send(event, reg, "offer")
     if first:
@@ -109,7 +109,7 @@ def send_offer(event_id: str, rid: str) -> None:
 def notify_change(event: dict) -> int:
     told = [reg for reg in store.registrations(event["event_id"])
             if reg["status"] in ("confirmed", "offered") or (reg["status"] == "waiting" and event.get("starts_at"))]
-    return tell_each(event, told, f"event-change#{event['event_id']}#{event['version']}", "changed")
+    return tell_each(event, told, claims.event_change(event["event_id"], event["version"]), "changed")
 
 
 def tell_each(event: dict, people: list[dict], purpose: str, kind: str) -> int:

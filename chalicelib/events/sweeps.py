@@ -35,7 +35,7 @@ def send_reminders() -> int:
         for reg in store.registrations(event["event_id"]):
             if reg["status"] != "confirmed":
                 continue
-            with claims.once(f"event-reminder#{event['event_id']}#{event['starts_at']}", reg["registration_id"]) as first:
+            with claims.once(claims.event_reminder(event["event_id"], event["starts_at"]), reg["registration_id"]) as first:
                 if first:
                     notices.send(event, reg, "reminder")
             if first:

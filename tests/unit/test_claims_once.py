@@ -35,3 +35,14 @@ def test_a_failed_person_is_retried_alone_and_nobody_is_told_twice():
     assert send_each(["a", "b", "c"], send, store) == (["b"], [])
     assert send_each(["a", "b", "c"], send, store) == ([], [])
     assert sorted(sent) == ["a", "b", "c"]
+
+
+def test_claim_purposes_keep_the_spelling_the_stored_claims_have():
+    """A purpose spelt differently would read as a new message: everyone already told would be told again."""
+    from chalicelib import claims
+
+    assert claims.event_offer("2026-12-03T10:00:00+00:00") == "event-offer#2026-12-03T10:00:00+00:00"
+    assert claims.event_reminder("e1", "2026-12-04T18:00:00+00:00") == "event-reminder#e1#2026-12-04T18:00:00+00:00"
+    assert claims.event_change("e1", 3) == "event-change#e1#3"
+    assert claims.event_cancelled("e1") == "event-cancelled#e1"
+    assert (claims.SAFEGUARDING_ALERT, claims.SAFEGUARDING_SECOND_ALERT) == ("story-safeguarding", "story-safeguarding-second")
