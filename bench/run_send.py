@@ -8,6 +8,9 @@ whole rounds of the senders (concurrency x 100 recipients) for about a minute at
 - quota_share_<r>: copies SES accepted per second, first to last, divided by the rate r.
 - throttled_share_<r>: 429 answers divided by all SendEmail calls.
 - duplicates_<r>, lost_<r>: readers with two copies; readers not sent, failed with a reason or suppressed.
+- cpu_ms_per_copy_<r>, machine_ceiling_per_second_<r>: CPU the whole run (senders, moto, the SES stand-in)
+  spent per accepted copy, and the copies a second this machine's cores could carry at that cost. Where
+  the ceiling is below the rate, quota_share_<r> measures the machine, not the pacing.
 - faults_*: at 14/s with 2% of SendEmail calls answered 500, 20% of messages delivered twice and one
   sender killed mid-batch (visibility, and the lease with it, compressed to 30 s so the kill resolves).
 """
@@ -55,7 +58,9 @@ def main() -> None:
         figures.update({f"quota_share_{r}": round(result["quota_share"], 4),
                         f"throttled_share_{r}": round(result["throttled_share"], 4),
                         f"duplicates_{r}": result["duplicates"], f"lost_{r}": result["lost"],
-                        f"send_audience_{r}": n, f"send_seconds_{r}": result["elapsed_seconds"]})
+                        f"send_audience_{r}": n, f"send_seconds_{r}": result["elapsed_seconds"],
+                        f"cpu_ms_per_copy_{r}": result["cpu_ms_per_copy"],
+                        f"machine_ceiling_per_second_{r}": result["machine_ceiling_per_second"]})
     if not args.no_faults:
         result = harness.run(harness.Scenario(
             subscribers=audience(14, 2), template=template_for(14), error_share=0.02, duplicate_share=0.2,

@@ -330,6 +330,9 @@ def run(scenario: Scenario) -> dict:
     times = sorted(t for t, recipient in stats["accepted"] if recipient in readers)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     statuses = Counter(o["status"] for o in finals.values())
+    # What one copy costs the whole machine (senders, moto, the SES stand-in, the harness), and so the
+    # most copies a second these cores could carry if nothing else ran: above it, no pacing helps.
+    cpu_ms_per_copy = sum(cpu.values()) * 1000 / max(1, len(times))
     return {
         "rate": rate, "subscribers": scenario.subscribers, "workers": count, "killed": workers.killed,
         "killed_at_accepted": killed_at, "visibility_seconds": visibility,
@@ -339,6 +342,8 @@ def run(scenario: Scenario) -> dict:
         # Cores each part kept busy from dispatch to the end (CPU seconds / elapsed; senders: the live
         # workers together, a killed one's time is gone), against what the machine has and its load.
         "cores_busy": {name: round(value / max(elapsed, 1e-9), 2) for name, value in cpu.items()},
+        "cpu_ms_per_copy": round(cpu_ms_per_copy, 2),
+        "machine_ceiling_per_second": round((os.cpu_count() or 1) * 1000 / max(cpu_ms_per_copy, 1e-9), 1),
         "cores": os.cpu_count(), "load_average": [round(v, 2) for v in (*load_at_start, *load_at_end)],
         "sent": statuses["sent"], "failed": statuses["failed"], "suppressed": statuses["suppressed"],
         "lost": sum(1 for rid in ids if rid not in finals), "dead_letters": dead_letters,
