@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
 from chalicelib import audit, clock
 from chalicelib.audit import Entry
 from tests.fakes import FakeAuditStore
 
 
-@pytest.fixture(params=["dynamodb", "fake"])
-def store(request):
-    if request.param == "fake":
-        return FakeAuditStore()
-    request.getfixturevalue("tables")
-    return audit.DynamoAuditStore()
+STORES = (FakeAuditStore, audit.DynamoAuditStore)  # the `store` fixture (tests/contracts/conftest.py) gives each in turn
 
 
 def entry(at: str, who_id: str = "c1", action: str = "send_issue", **fields) -> Entry:

@@ -8,12 +8,7 @@ from chalicelib import claims
 from tests.fakes import FakeClaimStore
 
 
-@pytest.fixture(params=["dynamodb", "fake"])
-def store(request):
-    if request.param == "fake":
-        return FakeClaimStore()
-    request.getfixturevalue("tables")
-    return claims.DynamoClaimStore()
+STORES = (FakeClaimStore, claims.DynamoClaimStore)  # the `store` fixture (tests/contracts/conftest.py) gives each in turn
 
 
 def test_the_first_claim_wins_and_every_later_one_loses(store):

@@ -2,19 +2,12 @@
 fake keep the same counts, so a unit test of the rate-limit rules that uses the fake holds for the table."""
 from __future__ import annotations
 
-import pytest
-
 from chalicelib import ratelimit
 from chalicelib.ratelimit import FailureRun
 from tests.fakes import FakeRateLimitStore
 
 
-@pytest.fixture(params=["dynamodb", "fake"])
-def store(request):
-    if request.param == "fake":
-        return FakeRateLimitStore()
-    request.getfixturevalue("tables")
-    return ratelimit.DynamoRateLimitStore()
+STORES = (FakeRateLimitStore, ratelimit.DynamoRateLimitStore)  # the `store` fixture (tests/contracts/conftest.py) gives each in turn
 
 
 def test_hits_are_counted_up_to_the_limit_and_no_further(store):

@@ -2,18 +2,11 @@
 fake keep and list suppressions alike, so a test that uses the fake says something true of the table."""
 from __future__ import annotations
 
-import pytest
-
 from chalicelib import subscriptions, suppressions
 from tests.fakes import FakeSuppressionStore
 
 
-@pytest.fixture(params=["dynamodb", "fake"])
-def store(request):
-    if request.param == "fake":
-        return FakeSuppressionStore()
-    request.getfixturevalue("tables")
-    return suppressions.DynamoSuppressionStore()
+STORES = (FakeSuppressionStore, suppressions.DynamoSuppressionStore)  # the `store` fixture (tests/contracts/conftest.py) gives each in turn
 
 
 def test_a_suppression_reads_back_as_its_reason_time_and_details(store):
