@@ -15,7 +15,7 @@ PYTHON_313 := $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON_313)" ]; then echo "Python 3.13 is needed (python3.13 on PATH, or pyenv install 3.13)"; exit 1; fi
 	@test -x $(PY) || $(PYTHON_313) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install --quiet --upgrade "pip<26.3" 2>&1 | grep -v "^WARNING: Location" || true  # chalice 1.34 needs pip<26.3
 	@$(PY) -m pip install --quiet -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@$(PY) -c "import chalice, moto, mjml, playwright" && touch $(STAMP)
 
