@@ -117,7 +117,10 @@ class Runner:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def stop(self, seconds: float = 5) -> None:
+        """Ask every loop to stop and give them `seconds` together (not each) to finish what they run;
+        they are daemon threads, so one still inside a handler does not keep the process alive."""
         self._stop.set()
+        deadline = time.monotonic() + seconds
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
