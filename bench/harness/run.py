@@ -46,6 +46,10 @@ class Scenario:
     deadline_seconds: float = 900
     seed: int = 16
     extra_env: dict = field(default_factory=dict)
+    # In AWS the senders never share a CPU with DynamoDB, SQS or SES; here they do, and 40 of them
+    # outnumber the one-at-a-time DynamoDB server for the cores, which then answers late to all of
+    # them. A niceness (10, say) lets the stand-ins take the CPU first, as their own machines would.
+    sender_niceness: int = 0
 
 
 def _free_port() -> int:
@@ -212,17 +216,19 @@ def _outcomes(issue_id: str) -> dict[str, dict]:
 class Workers:
     """Lambda's scaling for the send function: `count` pollers, a new one for each that dies."""
 
-    def __init__(self, count: int, deployment: deployed.SendDeployment, env: dict, lease: int | None) -> None:
+    def __init__(self, count: int, deployment: deployed.SendDeployment, env: dict, lease: int | None,
+                 niceness: int = 0) -> None:
         self.context = multiprocessing.get_context("spawn")
         self.stop = self.context.Event()
         self.args = (env, deployment.batch_size, deployment.timeout_seconds)
-        self.lease = lease
+        self.lease, self.niceness = lease, niceness
         self.slots = [self._start() for _ in range(count)]
         self.killed = 0
 
     def _start(self):
         status = self.context.Value("i", -1)
-        process = self.context.Process(target=worker.run, args=(*self.args, status, self.stop, self.lease), daemon=True)
+        process = self.context.Process(target=worker.run, args=(*self.args, status, self.stop, self.lease, self.niceness),
+                                       daemon=True)
         process.start()
         return process, status
 
@@ -282,7 +288,8 @@ def run(scenario: Scenario) -> dict:
         issue_rendering.consent_watch.reset()
         issue_id, emails = _prepare_aws(deployment, visibility, scenario.subscribers)
         count = scenario.workers or deployment.max_concurrency
-        workers = Workers(count, deployment, env, visibility if scenario.visibility_seconds else None)
+        workers = Workers(count, deployment, env, visibility if scenario.visibility_seconds else None,
+                          scenario.sender_niceness)
         workers.wait_ready()
         if scenario.duplicate_share:
             _duplicating(aws.sqs(), scenario.duplicate_share, random.Random(scenario.seed))  # nosec B311
@@ -373,11 +380,12 @@ def main() -> None:
     parser.add_argument("--duplicate-share", type=float, default=0.0)
     parser.add_argument("--kill-after-accepted", type=int)
     parser.add_argument("--visibility-seconds", type=int)
+    parser.add_argument("--sender-niceness", type=int, default=0)
     args = parser.parse_args()
     result = run(Scenario(args.subscribers, args.template, args.workers, throttle_share=args.throttle_share,
                           error_share=args.error_share, timeout_share=args.timeout_share,
                           duplicate_share=args.duplicate_share, kill_after_accepted=args.kill_after_accepted,
-                          visibility_seconds=args.visibility_seconds))
+                          visibility_seconds=args.visibility_seconds, sender_niceness=args.sender_niceness))
     result.pop("copies_by_recipient")
     result.pop("outcomes_by_recipient")
     print(json.dumps(result, indent=1))

@@ -40,9 +40,11 @@ def sqs_event(messages: list[dict], queue_arn: str) -> dict:
 
 
 def run(environment: dict, batch_size: int, timeout_seconds: int, status, stop, lease_seconds: int | None = None,
-        quiet: bool = True) -> None:
+        niceness: int = 0, quiet: bool = True) -> None:
     """The worker process's body. `status`: a shared int (0 idle, 1 in a batch, -1 ready)."""
     os.environ.update(environment)
+    if niceness:
+        os.nice(niceness)  # the stand-ins first: see run.Scenario.sender_niceness
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, root)
     if quiet:

@@ -29,14 +29,15 @@ def test_300_readers_3_senders_20_percent_throttled_one_killed_and_duplicates_ea
 
 
 def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, monkeypatch):
-    """bench/harness/motoserver.py spares moto's sort of the whole table on each Query and its second
-    walk over each answer; the answers (items of every type, their order, pages, the item a refused
+    """bench/harness/motoserver.py spares moto's sort of the whole table on each Query, its second
+    walk over each answer and its conversions of whole items to project a few names; the answers (items of every type, their order, pages, the item a refused
     condition or an update gives back, unprocessed keys) must stay moto's own."""
     from decimal import Decimal
 
     import boto3
     from boto3.dynamodb.conditions import Attr, Key
     from botocore.exceptions import ClientError
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
 
@@ -62,7 +63,10 @@ def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, mon
                dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g1")),
                dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g2") & Key("GS").gte("2"), ScanIndexForward=False),
                dict(IndexName="by-g", KeyConditionExpression=Key("G").eq("g0"), Limit=3, ProjectionExpression="PK, n"),
-               dict(KeyConditionExpression=Key("PK").eq("P#9"))]
+               dict(KeyConditionExpression=Key("PK").eq("P#9")),
+               dict(KeyConditionExpression=Key("PK").eq("P#0"), ProjectionExpression="#n, nope, SK, m",
+                    ExpressionAttributeNames={"#n": "n"}),
+               dict(KeyConditionExpression=Key("PK").eq("P#1"), ProjectionExpression="m.l[1], n, tags")]
 
     def pages(query: dict) -> list:
         answers, start = [], None
@@ -79,6 +83,9 @@ def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, mon
         found.append("Item" in table.get_item(Key={"PK": "P#1", "SK": "none"}))
         found.append(resource.batch_get_item(RequestItems={"t": {"Keys": [
             {"PK": "P#0", "SK": "S#059"}, {"PK": "P#2", "SK": "S#057"}, {"PK": "P#2", "SK": "none"}]}})["Responses"]["t"])
+        found.append(resource.batch_get_item(RequestItems={"t": {"Keys": [
+            {"PK": "P#1", "SK": f"S#0{n}"} for n in range(40, 60)], "ProjectionExpression": "PK, f, tags, #b, #s",
+            "ExpressionAttributeNames": {"#s": "status", "#b": "blob"}}})["Responses"]["t"])
         try:
             table.put_item(Item={"PK": "P#0", "SK": "S#059"}, ConditionExpression="attribute_not_exists(PK)",
                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -92,6 +99,14 @@ def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, mon
 
     as_moto_answers = answers(1)
     monkeypatch.setattr(Table, "query", motoserver.query_without_the_table_sort(Table.query))
+    projected = []
+
+    def as_moto_projects(item, expressions):
+        projected.append(expressions)
+        return moto_projects(item, expressions)
+
+    moto_projects = Item.project
+    monkeypatch.setattr(Item, "project", motoserver.projections_read_once(as_moto_projects))
     walked = []
 
     def by_the_model(result, context):
@@ -103,5 +118,6 @@ def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, mon
     quicker = answers(1)
     quicker[-2]["c"] -= 1  # the update ran twice
     assert quicker == as_moto_answers
-    assert walked and set(walked) <= {"Query"} and len(walked) < 4  # only the pages holding the one binary value
+    assert walked and set(walked) <= {"Query", "BatchGetItem"} and len(walked) < 5  # only the answers holding the one binary value
+    assert projected and all(any("[" in name for path in e for name in path) for e in projected)  # only the nested path went moto's way
     assert len(as_moto_answers[2]) > 1 and len(as_moto_answers[6]) > 1 and as_moto_answers[7] == [([], 0, None)]
