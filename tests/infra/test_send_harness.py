@@ -30,8 +30,9 @@ def test_300_readers_3_senders_20_percent_throttled_one_killed_and_duplicates_ea
 
 def test_the_dynamodb_stand_ins_quicker_answers_are_exactly_moto_s(aws_mock, monkeypatch):
     """bench/harness/motoserver.py spares moto's sort of the whole table on each Query, its second
-    walk over each answer and its conversions of whole items to project a few names; the answers (items of every type, their order, pages, the item a refused
-    condition or an update gives back, unprocessed keys) must stay moto's own."""
+    walk over each answer and its conversions of whole items to project a few names; the answers
+    (items of every type, their order, pages, projections, the item a refused condition or an update
+    gives back, unprocessed keys) must stay moto's own."""
     from decimal import Decimal
 
     import boto3
