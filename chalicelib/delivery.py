@@ -18,6 +18,8 @@ Guarantees, and how:
 from __future__ import annotations
 
 import json
+import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -71,49 +73,161 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
     since dispatch is claimed straight as suppressed, so that write is their outcome too. When
     every recipient of the message is settled, one counter update counts the message and, by
     naming its key, marks its claims as sent; only exceptions (failures, releases, a message left
-    unfinished) write outcomes of their own.
+    unfinished) write outcomes of their own. Copies go out one at a time, or several together when
+    this sender's share of the rate needs it (InFlight).
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     recipient_ids = list(dict.fromkeys(recipient_ids))
     key = batch_key(issue_id, recipient_ids)
     people = _people(recipient_ids)
     chosen, now = _audience(issue_id), clock.iso()
-    earlier = EarlierAttempts(issue_id, key)
     share = SenderShare(issue_id)
     issue_rendering.consent_watch.forget(issue_id)
-    outcomes: list[Outcome] = []
-    busy = unfinished = 0
-    for position, rid in enumerate(recipient_ids):
-        if remaining_ms() < STOP_WITH_MS_LEFT:
-            unfinished = len(recipient_ids) - position  # not claimed yet: the retry sends them
-            break
+    progress = Progress(EarlierAttempts(issue_id, key))
+    rate = get_settings().send_rate_per_second
+    for rid in recipient_ids:
+        if remaining_ms() < STOP_WITH_MS_LEFT or progress.stopped or in_flight.failed:
+            break  # not claimed: the retry sends them
         unwanted = _unwanted(people.get(rid), chosen, now)
-        skipped = "paused" if unwanted == subscriptions.PAUSED else "suppressed"
-        if not unwanted:
-            pacer.wait(share.senders())  # before the claim: a sender that dies between its claim and SES leaves one unsent
-        try:
-            existing = claim(issue_id, rid, key, unwanted, skipped)
-        except (ClientError, BotoCoreError):  # throttled, say: keep what is done, the retry goes on from here
-            unfinished = len(recipient_ids) - position
-            break
-        if existing is not None:
-            settled = earlier.outcome(rid, existing)
-            if settled is BUSY:
-                busy += 1
-            elif settled is not None:
-                outcomes.append(settled)
-            continue
         if unwanted:
-            outcomes.append(Outcome(rid, skipped, unwanted, stored=True))
+            _copy(issue_id, rid, people[rid], key, receive_count, progress, unwanted)  # a claim, no SES call
             continue
-        outcomes.append(_send_one(issue_id, rid, people[rid], receive_count))
-    if earlier.conflicts:
-        count(Metric.DELIVERY_CLAIM_CONFLICTS, earlier.conflicts)
-    tally = record(issue_id, key, outcomes, complete=not (busy or unfinished))
-    if busy or unfinished or tally["release"]:
-        raise RetryLater(f"{busy} being sent elsewhere, {unfinished} not reached, {tally['release']} to retry")
+        senders = share.senders()
+        if not in_flight.reserve(rate / senders):
+            break
+        pacer.wait(senders)  # before the claim: a sender that dies between its claim and SES leaves one unsent
+        in_flight.start(_copy, issue_id, rid, people[rid], key, receive_count, progress)
+    in_flight.finish()
+    if progress.earlier.conflicts:
+        count(Metric.DELIVERY_CLAIM_CONFLICTS, progress.earlier.conflicts)
+    unfinished = len(recipient_ids) - progress.reached
+    tally = record(issue_id, key, progress.outcomes, complete=not (progress.busy or unfinished))
+    if progress.busy or unfinished or tally["release"]:
+        raise RetryLater(f"{progress.busy} being sent elsewhere, {unfinished} not reached, {tally['release']} to retry")
     return tally
+
+
+class Progress:
+    """What one queue message's copies came to, gathered from every copy in flight."""
+
+    def __init__(self, earlier: "EarlierAttempts") -> None:
+        self.earlier = earlier
+        self.outcomes: list[Outcome] = []
+        self.busy = 0
+        self.reached = 0  # recipients whose claim was answered: the others are left to the retry
+        self.stopped = False  # a claim failed (throttled, say): keep what is done, the retry goes on from here
+        self._lock = threading.Lock()
+
+    def add(self, outcome: Outcome) -> None:
+        with self._lock:
+            self.reached += 1
+            self.outcomes.append(outcome)
+
+    def held_before(self, rid: str, existing: dict) -> None:
+        with self._lock:  # one at a time: EarlierAttempts reads the issue's counters once
+            self.reached += 1
+            settled = self.earlier.outcome(rid, existing)
+            if settled is BUSY:
+                self.busy += 1
+            elif settled is not None:
+                self.outcomes.append(settled)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def _copy(issue_id: str, rid: str, subscriber: dict, key: str, receive_count: int, progress: Progress,
+          unwanted: str = "") -> None:
+    """Claim one recipient's delivery and, if it is ours and still wanted, send the copy."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    skipped = "paused" if unwanted == subscriptions.PAUSED else "suppressed"
+    try:
+        existing = claim(issue_id, rid, key, unwanted, skipped)
+    except (ClientError, BotoCoreError):
+        progress.stop()
+        return
+    if existing is not None:
+        progress.held_before(rid, existing)
+    elif unwanted:
+        progress.add(Outcome(rid, skipped, unwanted, stored=True))
+    else:
+        progress.add(_send_one(issue_id, rid, subscriber, receive_count))
+
+
+class InFlight:
+    """How many copies one sender has at SES at once.
+
+    One at a time, a sender manages one copy per SES round trip: about 50 ms, so 20 a second. That is
+    more than its share while every sender is at work (14/s over 3 senders, 200/s over 40), but near the
+    end of a send SenderShare gives the few senders left the whole rate, and one at a time the last
+    messages would crawl with the quota unused. So a sender keeps in flight its share of the rate times
+    the round trip it has seen, up to settings.send_in_flight. While that is one, copies go out in the sender's own
+    thread, one after another; above it, from a pool of threads kept for the life of the Lambda. (boto3's
+    clients are thread-safe; aws.table() gives each thread its own Table.)
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._busy = 0
+        self._limit = 1
+        self._round_trip = 0.0  # seconds: a moving average of this sender's SendEmail calls
+        self._pool = None
+        self._failure: BaseException | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
+
+    def limit_for(self, per_second: float) -> int:
+        return max(1, min(get_settings().send_in_flight, math.ceil(per_second * self._round_trip)))
+
+    def took(self, seconds: float) -> None:
+        with self._changed:
+            self._round_trip = seconds if not self._round_trip else 0.8 * self._round_trip + 0.2 * seconds
+
+    def reserve(self, per_second: float) -> bool:
+        """Wait for a place among this sender's copies in flight, at `per_second` for this sender.
+        False once a copy has raised: the sender starts no more (finish() raises it)."""
+        with self._changed:
+            self._limit = self.limit_for(per_second)
+            self._changed.wait_for(lambda: self._busy < self._limit or self._failure is not None)
+            return self._failure is None
+
+    def start(self, task: Callable, *args) -> None:
+        """Run one copy: here, if it may be the only one in flight; otherwise in the pool."""
+        with self._changed:
+            alone = self._limit == 1 and self._busy == 0
+            self._busy += 1
+        if alone:
+            self._run(task, args)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(get_settings().send_in_flight, thread_name_prefix="peerpost-copy")
+        self._pool.submit(self._run, task, args)
+
+    def _run(self, task: Callable, args: tuple) -> None:
+        try:
+            task(*args)
+        except BaseException as exc:  # raised again in the sender's thread by finish()
+            with self._changed:
+                self._failure = self._failure or exc
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify_all()
+
+    def finish(self) -> None:
+        """Wait for every copy in flight; raise what any of them raised, as one at a time would have."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._busy == 0)
+            failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+
+in_flight = InFlight()
 
 
 def _audience(issue_id: str) -> audiences.Audience:
@@ -144,6 +258,7 @@ def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> 
         message = issue_rendering.consent_watch.current(issue_id)  # after the pacing wait: as close to the send as it can be
     except (ClientError, BotoCoreError) as exc:  # nothing was sent: a retry is safe
         return _retry_or_give_up(rid, receive_count, f"consent re-check failed ({type(exc).__name__})")
+    started = time.monotonic()
     try:
         mail.send_prepared(message, subscriber["email"], values, f"{issue_id}.{rid}")
     except mail.PermanentSendError as exc:
@@ -157,6 +272,7 @@ def _send_one(issue_id: str, rid: str, subscriber: dict, receive_count: int) -> 
         # SES answered "no" (or was never reached): nothing left PeerPost, so a retry is safe.
         code = exc.response["Error"].get("Code", "error") if isinstance(exc, ClientError) else type(exc).__name__
         return _retry_or_give_up(rid, receive_count, code)
+    in_flight.took(time.monotonic() - started)
     return Outcome(rid, "sent")
 
 
@@ -177,8 +293,10 @@ def claim(issue_id: str, rid: str, key: str, unwanted: str = "", skipped: str = 
     if unwanted:
         item.update(status=skipped, reason=unwanted, finished_at=item["claimed_at"])
     try:
-        aws.table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)",
-                             ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        # The low-level client: thread-safe, so copies in flight together share it (and it is the cheaper call).
+        aws.dynamodb_client().put_item(TableName=get_settings().table_name, Item=dynamo.serialise(item),
+                                       ConditionExpression="attribute_not_exists(PK)",
+                                       ReturnValuesOnConditionCheckFailure="ALL_OLD")
         return None
     except ClientError as exc:
         # Not dynamo.put_if_new: the refusal carries the claim as it stands, which saves a read.

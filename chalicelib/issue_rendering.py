@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 import uuid
 import zlib
@@ -74,13 +75,19 @@ class ConsentWatch:
     Before the first copy of each queue message, and then at most once a second, the stories the
     held rendering shows are read again. If any was withdrawn or narrowed (or its words changed),
     the copy is built from a rendering that shows them as they are now: the stored one if another
-    sender already redid it, otherwise a new one. An issue with no stories costs no reads at all."""
+    sender already redid it, otherwise a new one. An issue with no stories costs no reads at all.
+    A sender's copies in flight together (delivery.InFlight) ask one at a time, so one of them re-reads."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._checked: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def current(self, issue_id: str) -> mail.PreparedMessage:
+        with self._lock:
+            return self._current(issue_id)
+
+    def _current(self, issue_id: str) -> mail.PreparedMessage:
         held = prepared(issue_id)
         if not held.story_ids:
             return held.message
@@ -102,7 +109,8 @@ class ConsentWatch:
 
     def forget(self, issue_id: str) -> None:
         """The next copy checks again whatever the time (a new queue message: one read per 100 copies)."""
-        self._checked.pop(issue_id, None)
+        with self._lock:
+            self._checked.pop(issue_id, None)
 
     def reset(self) -> None:
         self._checked.clear()

@@ -44,7 +44,7 @@ def _list(env: dict, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
 # Lower bounds of the numeric settings: below them a value makes no sense (a send rate of 0 would be a
 # ZeroDivisionError in the pacer mid-send; a concurrency of 0 a sender that never sends).
 _AT_LEAST = {
-    "pending_expiry_hours": 1, "session_hours": 1, "send_concurrency": 1, "ses_max_attempts": 1,
+    "pending_expiry_hours": 1, "session_hours": 1, "send_concurrency": 1, "send_in_flight": 1, "ses_max_attempts": 1,
     "rate_limit_per_address_per_hour": 1, "rate_limit_per_client_per_hour": 1, "offer_window_hours": 1,
     "reminder_hours_before": 0, "attendee_retention_days": 0, "event_registrations_per_client_per_hour": 1,
     "story_retention_flag_days": 1, "story_retention_erase_days": 0, "max_story_chars": 1,
@@ -80,6 +80,7 @@ class Settings:
     session_hours: int
     send_rate_per_second: float
     send_concurrency: int
+    send_in_flight: int
     ses_max_attempts: int
     rate_limit_per_address_per_hour: int
     rate_limit_per_client_per_hour: int
@@ -175,6 +176,8 @@ def from_environ(env: dict | None = None) -> Settings:
         send_rate_per_second=rate,
         # The send queue's Lambda runs at most this many at once; each paces itself to rate / concurrency.
         send_concurrency=_int(env, ENV["send_concurrency"], default_concurrency),
+        # Copies one sender may have at SES at once, when its share of the rate needs more than one (delivery.InFlight).
+        send_in_flight=_int(env, ENV["send_in_flight"], 8),
         ses_max_attempts=_int(env, ENV["ses_max_attempts"], 6),
         rate_limit_per_address_per_hour=_int(env, ENV["rate_limit_per_address_per_hour"], 5),
         rate_limit_per_client_per_hour=_int(env, ENV["rate_limit_per_client_per_hour"], 60),

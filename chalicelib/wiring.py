@@ -91,6 +91,7 @@ VARIABLES = (
     Variable("PEERPOST_SESSION_HOURS", "session_hours"),
     Variable("PEERPOST_SEND_RATE_PER_SECOND", "send_rate_per_second", deployed=True),
     Variable("PEERPOST_SEND_CONCURRENCY", "send_concurrency", deployed=True),
+    Variable("PEERPOST_SEND_IN_FLIGHT", "send_in_flight"),
     Variable("PEERPOST_SES_MAX_ATTEMPTS", "ses_max_attempts"),
     Variable("PEERPOST_RATE_LIMIT_PER_ADDRESS", "rate_limit_per_address_per_hour"),
     Variable("PEERPOST_RATE_LIMIT_PER_CLIENT", "rate_limit_per_client_per_hour"),

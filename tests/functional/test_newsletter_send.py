@@ -602,3 +602,51 @@ def test_the_pacer_spaces_sends_by_the_senders_it_is_told_share_the_rate(monkeyp
     for senders in (None, 4, 1, 1):
         pacer.wait(senders)
     assert slept == pytest.approx([0.4, 0.8, 0.9], abs=0.05)
+
+
+def test_copies_in_flight_together_still_send_each_reader_once_and_retry_only_the_throttled(outbox, monkeypatch):
+    """A sender with the whole rate and a slow SES keeps several copies at SES at once
+    (PEERPOST_SEND_IN_FLIGHT, 4 here). Each reader still gets exactly one copy; readers SES throttled
+    are released for the message's retry, which sends them and no one else."""
+    import threading
+    import time
+
+    from chalicelib import mail, send_run, settings
+    from chalicelib.errors import SendThrottled
+
+    monkeypatch.setenv("PEERPOST_SEND_IN_FLIGHT", "4")
+    settings.reset()
+    readers = add_subscribers(120)
+    lock, busy, peak = threading.Lock(), [0], [0]
+
+    class Slow(mail.SesSender):
+        throttled = {readers[5], readers[60], readers[110]}
+
+        def send_raw(self, to, sender, raw, tags):
+            with lock:
+                busy[0] += 1
+                peak[0] = max(peak[0], busy[0])
+                throttle = to in self.throttled
+                self.throttled.discard(to)
+            try:
+                time.sleep(0.02)  # SES's round trip
+                if throttle:
+                    raise SendThrottled("slow down")
+                return super().send_raw(to, sender, raw, tags)
+            finally:
+                with lock:
+                    busy[0] -= 1
+
+    mail.use_sender(Slow(sleep=lambda s: None))
+    issue_id = new_issue()
+    bodies = start_and_dispatch(issue_id)
+    assert len(bodies) == 2
+    assert [len(call("send_newsletter", sqs_event([body]))["batchItemFailures"]) for body in bodies] == [1, 1]
+    assert 2 <= peak[0] <= 4
+    assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(set(readers) - {readers[5], readers[60],
+                                                                                   readers[110]})
+    for body in bodies:
+        assert call("send_newsletter", sqs_event([body], 2)) == {"batchItemFailures": []}
+    assert sorted(str(m["To"]) for m in outbox.messages()) == sorted(readers)  # each once, none twice
+    progress = send_run.progress(issue_id)
+    assert (progress["sent"], progress["failed"], progress["remaining"], progress["status"]) == (120, 0, 0, "sent")

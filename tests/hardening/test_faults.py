@@ -56,12 +56,15 @@ class DynamoThrottle:
     def __enter__(self):
         from chalicelib import aws
 
-        self.events = aws.table().meta.client.meta.events
-        self.events.register(f"before-call.dynamodb.{self.operation}", self._maybe_fail)
+        # Both of PeerPost's DynamoDB clients: the Table's and the low-level one (claims, batch reads).
+        self.events = [aws.table().meta.client.meta.events, aws.dynamodb_client().meta.events]
+        for events in self.events:
+            events.register(f"before-call.dynamodb.{self.operation}", self._maybe_fail)
         return self
 
     def __exit__(self, *exc):
-        self.events.unregister(f"before-call.dynamodb.{self.operation}", self._maybe_fail)
+        for events in self.events:
+            events.unregister(f"before-call.dynamodb.{self.operation}", self._maybe_fail)
 
     def _maybe_fail(self, **kwargs):
         if self.skip > 0:
