@@ -94,7 +94,7 @@ def send_batch(issue_id: str, recipient_ids: list[str], receive_count: int = 1,
         senders = share.senders()
         if not in_flight.reserve(rate / senders):
             break
-        pacer.wait(senders)  # before the claim: a sender that dies between its claim and SES leaves one unsent
+        pacer.wait(senders)  # before the claim: a sender that dies between claim and SES leaves only those in flight
         in_flight.start(_copy, issue_id, rid, people[rid], key, receive_count, progress)
     in_flight.finish()
     if progress.earlier.conflicts:
@@ -161,9 +161,9 @@ class InFlight:
     more than its share while every sender is at work (14/s over 3 senders, 200/s over 40), but near the
     end of a send SenderShare gives the few senders left the whole rate, and one at a time the last
     messages would crawl with the quota unused. So a sender keeps in flight its share of the rate times
-    the round trip it has seen, up to settings.send_in_flight. While that is one, copies go out in the sender's own
-    thread, one after another; above it, from a pool of threads kept for the life of the Lambda. (boto3's
-    clients are thread-safe; aws.table() gives each thread its own Table.)
+    the round trip it has seen, up to settings.send_in_flight. While that is one, copies go out in the
+    sender's own thread, one after another; above it, from a pool of threads kept for the life of the
+    Lambda. (boto3's clients are thread-safe; aws.table() gives each thread its own Table.)
     """
 
     def __init__(self) -> None:
