@@ -314,13 +314,16 @@ class SenderShare:
     messages are uncounted than there are senders, all `send_concurrency` of them. Near the end fewer
     messages are left than senders, and no more senders than messages can be at work: each of them
     may then go faster (one message left: the whole rate), instead of the last message crawling at a
-    sender's share while the others sit idle. Read from the issue's counters when a message starts
-    and then at most every RECHECK_SECONDS.
+    sender's share while the others sit idle. Read from the issue's counters when a message starts,
+    then every RECHECK_SECONDS while every sender is at work, and every ENDGAME_RECHECK_SECONDS once
+    fewer are: the last messages finish within a few seconds of each other, and a share two seconds
+    stale would leave a sender pacing for forty when it is one of three.
 
     (Two attempts at one message, a duplicate delivery, can both send until the claims part them;
     SES throttling that this rare overlap may cause is retried by mail.SesSender.)"""
 
     RECHECK_SECONDS = 2.0
+    ENDGAME_RECHECK_SECONDS = 0.5
 
     def __init__(self, issue_id: str, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.issue_id = issue_id
@@ -330,7 +333,8 @@ class SenderShare:
 
     def senders(self) -> int:
         now = self._monotonic()
-        if self._read_at is None or now - self._read_at >= self.RECHECK_SECONDS:
+        every = self.RECHECK_SECONDS if self._senders >= get_settings().send_concurrency else self.ENDGAME_RECHECK_SECONDS
+        if self._read_at is None or now - self._read_at >= every:
             self._read_at = now
             self._senders = self._read()
         return self._senders

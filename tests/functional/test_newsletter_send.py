@@ -294,6 +294,7 @@ def test_a_clean_send_writes_once_per_recipient_plus_once_per_queue_message(outb
     from chalicelib import aws, delivery, send_run
 
     monkeypatch.setattr(delivery.SenderShare, "RECHECK_SECONDS", 3600)  # a slow machine adds no re-read
+    monkeypatch.setattr(delivery.SenderShare, "ENDGAME_RECHECK_SECONDS", 3600)
 
     add_subscribers(250)
     issue_id = new_issue()
