@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from chalice import Blueprint, Response
 
-from chalicelib import audit, auth, clock, roles, team, two_factor, web
+from chalicelib import audit, auth, clock, forms, roles, team, two_factor, web
 from chalicelib.errors import Conflict, RateLimited, Unauthorised, ValidationError
 from chalicelib.rendering import render_page
 from chalicelib.settings import get_settings
@@ -205,6 +205,9 @@ def change_roles(member_id, coordinator):
 
 @web.route(bp, "/coordinator/team/{member_id}/remove", methods=["POST"], coordinator=True)
 def remove_member(member_id, coordinator):
+    if not forms.ticked(web.body(bp.current_request).get("confirm")):
+        return _team_page(coordinator, errors={f"remove-{member_id}": "Tick the box to confirm this person should be "
+                                                                     "removed from the team."}, status=400)
     try:
         team.remove(coordinator, member_id)
     except Conflict as error:

@@ -234,8 +234,12 @@ def test_a_removed_coordinator_is_signed_out_at_once_and_the_last_admin_stays(cl
 
     ed = member(client, "ed@peerpost.test", ["editor"])
     assert client.http.get("/coordinator/issues", headers=ed["headers"]).status_code == 200
+    unticked = client.http.post(f"/coordinator/team/{ed['id']}/remove", headers=coordinator["form_headers"],
+                                body=form({"csrf_token": coordinator["csrf"]}))
+    assert unticked.status_code == 400 and b"Tick the box to confirm this person should be removed" in unticked.body
+    assert client.http.get("/coordinator/issues", headers=ed["headers"]).status_code == 200  # nothing happened
     removed = client.http.post(f"/coordinator/team/{ed['id']}/remove", headers=coordinator["form_headers"],
-                               body=form({"csrf_token": coordinator["csrf"]}))
+                               body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
     assert removed.status_code == 303
     assert client.http.get("/coordinator/issues", headers=ed["headers"]).status_code == 303
     assert client.http.get("/api/coordinator/subscribers", headers={"Authorization": "Bearer " + ed["token"]}).status_code == 401
