@@ -73,7 +73,8 @@ def parse_audience(data: dict, default: Audience | None = None) -> Audience:
 def describe(chosen: Audience) -> str:
     """The audience in words, for the confirmation page and the issue's page."""
     names = tag_names()
-    who = " or ".join(subscriptions.TOPICS[t].lower() for t in chosen.topics if t in subscriptions.TOPICS)
+    labels = (subscriptions.TOPICS[t] for t in chosen.topics if t in subscriptions.TOPICS)
+    who = " or ".join(label[:1].lower() + label[1:] for label in labels)  # "#PeerTalk" keeps its capitals
     text = f"every confirmed subscriber who chose {who}"
     if chosen.tags:
         text += ", tagged " + " or ".join(f"“{names.get(t, 'a deleted tag')}”" for t in chosen.tags)

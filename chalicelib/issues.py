@@ -22,6 +22,7 @@ SECTION_FIELDS = {  # what each kind of section holds, and so what its card in t
 }
 EDITABLE = ("draft",)
 MAX_TITLE = 120
+MAX_HEADING = 120  # a section's heading: it is also a line of the "This issue" list
 MAX_SECTIONS = 20
 MAX_MARKDOWN = 20000
 
@@ -89,6 +90,8 @@ def _parse_section(raw: dict) -> tuple[dict, dict]:
     section = {"kind": kind, "heading": " ".join(str(raw.get("heading", "")).split())}
     if kind not in SECTION_KINDS:
         errors["kind"] = "Choose a kind of section."
+    if len(section["heading"]) > MAX_HEADING:
+        errors["heading"] = f"Use at most {MAX_HEADING} characters."
     if kind in WRITTEN_KINDS:
         section["body"] = str(raw.get("body", "")).strip()
         for f in ("image_url", "image_alt", "cta_label", "cta_url"):
@@ -108,7 +111,7 @@ def _parse_section(raw: dict) -> tuple[dict, dict]:
         if bool(section["cta_label"]) != bool(section["cta_url"]):
             errors["cta_url" if section["cta_label"] else "cta_label"] = "A button needs both a label and a link."
         if section["cta_url"] and not _url_ok(section["cta_url"], ("https://", "http://", "mailto:")):
-            errors["cta_url"] = "Use a link starting https://, http:// or mailto:."
+            errors["cta_url"] = "Use a web link (starting https:// or http://) or an email link (starting mailto:)."
     elif kind == "story":
         section["story_id"] = str(raw.get("story_id", "")).strip()
         if not section["story_id"]:

@@ -242,7 +242,8 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
         shown = next((k for k in NOTICES if k in query), "")
         when = environment().filters["london"](issue["scheduled_for"]) if issue.get("scheduled_for") else ""
         tests = str(query.get("test", ""))
-        tests = "you" if tests in ("", "1") else f"{int(tests)} addresses" if tests.isdigit() else "you"
+        tests = ("you" if tests == "you" else "1 address" if tests == "1" else f"{int(tests)} addresses"
+                 if tests.isdigit() else "the address you gave")
         notice = NOTICES.get(shown, "").format(when=when, tests=tests) if shown != "scheduled" or when else ""
     return web.html(render_page(
         "coordinator/issue.html", coordinator=coordinator, issue=issue, progress=send_run.progress(issue_id),
@@ -298,7 +299,8 @@ def send_test(issue_id, coordinator):
         issue_rendering.send_test(issue, address, coordinator.name)
     if web.wants_json(bp.current_request):
         return web.json_response({"issue_id": issue_id, "result": "test", "sent_to": len(addresses)})
-    return web.redirect(f"/coordinator/issues/{issue_id}?test={len(addresses)}")
+    own = [a.lower() for a in addresses] == [coordinator.email.lower()]
+    return web.redirect(f"/coordinator/issues/{issue_id}?test={'you' if own else len(addresses)}")  # no address in a URL
 
 
 def _confirm_page(coordinator, issue: dict, send_at: str = "", chosen=None, values: dict | None = None,

@@ -39,7 +39,7 @@ def test_a_send_to_announcements_narrowed_by_tag_reaches_exactly_those_people(cl
 
     issue_id = new_issue(title="Training news")
     default = client.http.get(f"/coordinator/issues/{issue_id}/send", headers=coordinator["headers"]).body.decode()
-    assert "<strong>5</strong> people" in default and "chose the monthly #peertalk newsletter" in default
+    assert "<strong>5</strong> people" in default and "chose the monthly #PeerTalk newsletter" in default
     asked = client.http.get(f"/coordinator/issues/{issue_id}/send?audience_form=1&audience_topics=events"
                             f"&audience_tags={worker}", headers=coordinator["headers"]).body.decode()
     assert "<strong>2</strong> people" in asked and "tagged “peer worker”" in asked

@@ -115,6 +115,9 @@ def through_check(client, coordinator, choices: dict, data: str = MIXED) -> str:
     assert re.search(rb'<select id="email_column".*?<option value="0" selected', page.body, re.S)
     assert re.search(rb'<select id="name_column".*?<option value="1" selected', page.body, re.S)
     assert re.search(rb'<select id="tags_column".*?<option value="2" selected', page.body, re.S)
+    # what evidence needs is not marked optional
+    assert re.search(rb'<label for="evidence_source">Where their details came from \(needed for both\)</label>', page.body)
+    assert re.search(rb'<label for="evidence_wording">The wording they agreed to \(needed for evidence\)</label>', page.body)
     response = post(client, coordinator, f"{job_path}/choices",
                     {"email_column": "0", "name_column": "1", "tags_column": "2", "source_column": "3",
                      "topics": ["newsletter", "events"], **choices})

@@ -41,6 +41,14 @@ def test_create_edit_and_validation_keep_what_was_typed(client, coordinator):
     assert b"Describe the image for people who cannot see it." in response.body
     assert b"Some **news**." in response.body and b'value="https://example.org/a.png"' in response.body
 
+    long_heading = "x" * (issues.MAX_HEADING + 1)
+    response = client.http.post("/coordinator/issues", headers=coordinator["form_headers"],
+                                body=issue_form(coordinator, **{
+                                    "section-1-heading": long_heading, "section-1-cta_label": "Join us",
+                                    "section-1-cta_url": "javascript:alert(1)"}))
+    assert response.status_code == 400 and f"Use at most {issues.MAX_HEADING} characters.".encode() in response.body
+    assert b"or an email link (starting mailto:)." in response.body and long_heading.encode() in response.body
+
     response = client.http.post("/coordinator/issues", headers=coordinator["form_headers"],
                                 body=issue_form(coordinator, **{
                                     "section-1-heading": "Second", "section-1-cta_label": "Join us",
@@ -468,6 +476,14 @@ def test_a_test_goes_to_up_to_five_addresses_marked_as_a_test_and_never_counts(c
     assert send_run.progress(issue_id)["sent"] == 0 and issues.get(issue_id)["status"] == "draft"
     page = client.http.get(sent.headers["Location"], headers=coordinator["headers"])
     assert b"A test copy is on its way to 2 addresses." in page.body
+    one = post("kim@example.org")  # someone else's address alone is not "you"
+    assert one.headers["Location"].endswith("?test=1")
+    assert b"A test copy is on its way to 1 address." in client.http.get(one.headers["Location"],
+                                                                         headers=coordinator["headers"]).body
+    own = post("")  # blank: the coordinator's own address
+    assert own.headers["Location"].endswith("?test=you")
+    assert b"A test copy is on its way to you." in client.http.get(own.headers["Location"],
+                                                                   headers=coordinator["headers"]).body
 
 
 def test_a_sent_issue_has_a_readable_address_link_previews_and_an_atom_feed(client, outbox):
