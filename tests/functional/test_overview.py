@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ElementTree
 from tests.functional.test_audience import person, sid_of
 from tests.functional.test_audience_sends import send
 from tests.functional.test_subscriptions import confirmed, link
+from tests.functional.test_team import member
 
 
 def _story(title: str, text: str) -> str:
@@ -52,6 +53,9 @@ def test_the_overview_counts_what_needs_attention_and_charts_known_numbers(clien
     assert f'<th scope="row">{month}</th><td>4</td><td>3</td>' in growth  # unsubscribed, erased, bounced
     sends = page.split('id="sends"')[1].split("</table>")[0]
     assert "December</a></th><td>4</td><td>0</td><td>1</td><td>0</td><td>3</td>" in sends
+    moderator = member(client, "mo@peerpost.test", ["moderator"])  # may not open an issue: offered no link to one
+    theirs = client.http.get("/coordinator", headers=moderator["headers"]).body.decode().split('id="sends"')[1]
+    assert '<th scope="row">December<' in theirs and "/coordinator/issues/" not in theirs.split("</table>")[0]
 
     for chart in ("growth", "sends"):
         response = client.http.get(f"/coordinator/charts/{chart}.svg", headers=coordinator["headers"])
