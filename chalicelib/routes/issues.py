@@ -240,6 +240,8 @@ def _show(coordinator, issue_id: str, notice: str = "", errors: dict | None = No
     query = bp.current_request.query_params or {}
     if not notice:
         shown = next((k for k in NOTICES if k in query), "")
+        if shown in ("sending", "already") and issue["status"] != "sending":
+            shown = ""  # a reload once the send is over: the progress says "Done"
         when = environment().filters["london"](issue["scheduled_for"]) if issue.get("scheduled_for") else ""
         tests = str(query.get("test", ""))
         tests = ("you" if tests == "you" else "1 address" if tests == "1" else f"{int(tests)} addresses"

@@ -139,10 +139,15 @@ def test_a_double_clicked_send_queues_one_dispatch(client, coordinator, outbox):
         response = client.http.post(f"/coordinator/issues/{issue_id}/send", headers=coordinator["form_headers"],
                                     body=form({"csrf_token": coordinator["csrf"], "confirm": "yes"}))
         assert response.status_code == 303
-    assert len(receive_all("peerpost-dispatch")) == 1
+    [dispatch] = receive_all("peerpost-dispatch")
     page = client.http.get(f"/coordinator/issues/{issue_id}?sending=1", headers=coordinator["headers"])
     assert page.status_code == 200 and b"Preparing the list of recipients" in page.body
     assert b'http-equiv="refresh"' in page.body  # the page follows the send until it is done
+    assert b"Sending has started." in page.body
+    call("dispatch_issue", sqs_event([dispatch["Body"]]))
+    call("send_newsletter", sqs_event([m["Body"] for m in receive_all("peerpost-send")]))
+    done = client.http.get(f"/coordinator/issues/{issue_id}?sending=1", headers=coordinator["headers"])
+    assert b"Sending has started." not in done.body and b'http-equiv="refresh"' not in done.body  # a reload once sent
 
 
 def test_duplicate_dispatch_and_duplicate_send_messages_send_nothing_twice(outbox):
